@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that sallyport's build, tests, fuzzing and
+# demo need. Idempotent: packages already present are left alone, so it is
+# safe to rerun. Needs root (or sudo) and Debian's package archive.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  bazel-bootstrap bazel-rules-java g++ pkg-config
+  libseccomp-dev libbotan-2-dev libabsl-dev libgtest-dev libgmock-dev
+  # fuzzing and sanitizers
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
+  # real clients and backends for tests and the demo
+  openssl curl gnutls-bin socat iproute2 procps python3 util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
