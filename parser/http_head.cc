@@ -152,6 +152,10 @@ Progress HttpHeadReader::RequestLine(absl::string_view line) {
                          "request-target SP HTTP-version)"));
   }
   absl::string_view method = line.substr(0, sp1);
+  if (!IsToken(method)) {
+    return Fail(400, absl::InvalidArgumentError(
+                         "method is not a token (or starts with whitespace)"));
+  }
   absl::string_view rest = line.substr(sp1 + 1);
   size_t sp2 = rest.find(' ');
   if (sp2 == absl::string_view::npos) {
@@ -162,10 +166,6 @@ Progress HttpHeadReader::RequestLine(absl::string_view line) {
   absl::string_view target = rest.substr(0, sp2);
   absl::string_view version = rest.substr(sp2 + 1);
 
-  if (!IsToken(method)) {
-    return Fail(400, absl::InvalidArgumentError(
-                         "method is not a token (or starts with whitespace)"));
-  }
   if (target.empty()) {
     return Fail(400, absl::InvalidArgumentError(
                          "empty request-target (more than one SP after the "
