@@ -1,0 +1,44 @@
+// policy/export_golden.cc — writes the compiled policies as text
+// (seccomp_export_pfc) to policy/golden/<name>.pfc, for review and for
+// //tests/policy:golden_test.
+//
+//   bazel run //policy:export_golden            (writes into the source tree)
+//   bazel run //policy:export_golden -- DIR     (writes into DIR)
+//
+// Side of the trust boundary: offline tool, never part of the server.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "policy/syscalls.h"
+#include "sandbox/seccomp.h"
+
+int main(int argc, char** argv) {
+  std::string dir;
+  if (argc > 1) {
+    dir = argv[1];
+  } else if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY")) {
+    dir = std::string(ws) + "/policy/golden";
+  } else {
+    std::fprintf(stderr, "usage: bazel run //policy:export_golden [-- DIR]\n");
+    return 2;
+  }
+  const sallyport::policy::SyscallPolicy* policies[] = {
+      &sallyport::policy::ChildPolicy(), &sallyport::policy::ParentPolicy()};
+  for (const auto* p : policies) {
+    auto f = sallyport::sandbox::CompileFilter(*p);
+    if (!f.ok()) {
+      std::fprintf(stderr, "%s: %s\n", p->name, f.status().ToString().c_str());
+      return 1;
+    }
+    std::string path = dir + "/" + p->name + ".pfc";
+    FILE* out = std::fopen(path.c_str(), "w");
+    if (out == nullptr || std::fwrite(f->pfc().data(), 1, f->pfc().size(), out) != f->pfc().size() ||
+        std::fclose(out) != 0) {
+      std::perror(path.c_str());
+      return 1;
+    }
+    std::printf("wrote %s (%zu BPF instructions)\n", path.c_str(), f->instructions());
+  }
+  return 0;
+}

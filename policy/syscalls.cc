@@ -1,0 +1,136 @@
+// policy/syscalls.cc — the two syscall tables. Read policy/syscalls.h for
+// the semantics; docs/SECURITY.md "Syscall policies" for the reasoning.
+//
+// Rule of the file: a syscall is listed only if a realistic process of that
+// kind makes it (tests/sandbox/seccomp_test.cc runs such a child). If a
+// library call is opportunistic and copes with failure, it is an errno probe,
+// not an allow.
+#include "policy/syscalls.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace sallyport::policy {
+namespace {
+
+constexpr uint64_t kRW = PROT_READ | PROT_WRITE;
+constexpr uint64_t kAnon = MAP_PRIVATE | MAP_ANONYMOUS;
+constexpr uint64_t kSockFlags = SOCK_CLOEXEC | SOCK_NONBLOCK;
+// What glibc 2.36 fork() passes to clone (checked with strace).
+constexpr uint64_t kForkFlags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;
+constexpr uint64_t kNonNegativeInt = 0x7fffffff;
+
+}  // namespace
+
+const SyscallPolicy& ChildPolicy() {
+  static const SyscallPolicy* const p = new SyscallPolicy{
+      "child",
+      "one connection: parse hostile bytes, connect one backend, relay",
+      /*includes=*/{},
+      {
+          {"io", "bytes on sockets and pipes it already holds",
+           {{"read"}, {"write"}, {"readv"}, {"writev"},
+            {"recvfrom"}, {"recvmsg"}, {"sendto"}, {"sendmsg"}}},
+          {"wait", "readiness and timeouts on held fds",
+           {{"poll"}, {"ppoll"}}},
+          {"backend", "reach hosts/<name>/*-socket: chdir there (sun_path is 108 bytes), AF_UNIX stream only",
+           {{"chdir"},
+            {"socket", {Eq(0, AF_UNIX), BitsAre(1, SOCK_STREAM, kSockFlags), Eq(2, 0)}},
+            {"connect"}}},
+          {"ownership", "lstat/readlink the route, SO_PEERCRED of the connected backend",
+           {{"newfstatat"}, {"readlink"}, {"readlinkat"},
+            {"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_PEERCRED)}}}},
+          {"relay", "zero-copy relay: pipe pair + splice, half-close",
+           {{"pipe2", {BitsWithin(1, O_CLOEXEC | O_NONBLOCK)}}, {"splice"}, {"shutdown"}}},
+          {"fds", "close, toggle O_NONBLOCK",
+           {{"close"}, {"fcntl", {Eq(1, F_GETFL)}}, {"fcntl", {Eq(1, F_SETFL)}}}},
+          {"memory", "malloc: brk, anonymous private RW mappings, never executable or shared",
+           {{"brk"}, {"munmap"},
+            {"mmap", {BitsWithin(2, kRW), BitsAre(3, kAnon, MAP_NORESERVE)}},
+            {"mremap", {BitsWithin(3, MREMAP_MAYMOVE)}},
+            {"mprotect", {BitsWithin(2, kRW)}},
+            {"madvise", {Eq(2, MADV_DONTNEED)}}}},
+          {"runtime", "randomness, clocks (vDSO fallback), kernel-restarted calls",
+           {{"getrandom"}, {"clock_gettime"}, {"restart_syscall"}}},
+          {"exit", "leave", {{"exit"}, {"exit_group"}}},
+      },
+      {
+          {"ioctl", ENOTTY,
+           "stdio asks isatty() (TCGETS) on first use of a stream; /dev/null and sockets are not ttys",
+           {Eq(1, TCGETS)}},
+      }};
+  return *p;
+}
+
+const SyscallPolicy& ParentPolicy() {
+  static const SyscallPolicy* const p = new SyscallPolicy{
+      "parent",
+      "acceptor: accept, fork a child per connection, reap, log",
+      /*includes=*/{&ChildPolicy()},  // filters stack: a child runs under both
+      {
+          {"accept", "take connections from the listening socket",
+           {{"accept4", {BitsWithin(3, kSockFlags)}}}},
+          {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap",
+           {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
+          {"signals", "handlers and masks; SIGKILL/SIGTERM to a pid (never -1: everyone)",
+           {{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"},
+            {"kill", {BitsWithin(0, kNonNegativeInt), Eq(1, SIGKILL)}},
+            {"kill", {BitsWithin(0, kNonNegativeInt), Eq(1, SIGTERM)}}}},
+          {"identity", "own pid for log lines", {{"getpid"}}},
+          {"child-setup", "what a fresh child does before its own filter: fds, limits, then lock",
+           {{"close_range"}, {"dup2"}, {"dup3"},
+            {"prlimit64", {Eq(0, 0)}},
+            {"prctl", {Eq(0, PR_SET_NO_NEW_PRIVS), Eq(1, 1)}},
+            {"prctl", {Eq(0, PR_SET_DUMPABLE), Eq(1, 0)}},
+            {"prctl", {Eq(0, PR_SET_PDEATHSIG), Eq(1, SIGKILL)}},
+            {"prctl", {Eq(0, PR_SET_SECCOMP), Eq(1, SECCOMP_MODE_FILTER)}}}},
+      },
+      {
+          {"set_robust_list", ENOSYS,
+           "glibc fork() re-registers the robust-futex list in the child and ignores failure; no robust mutexes here"},
+          {"clone3", ENOSYS,
+           "glibc tries clone3 first (pthread_create, posix_spawn) and falls back to clone on ENOSYS; "
+           "clone3's flags live in memory a filter cannot read, so it must never succeed"},
+      }};
+  return *p;
+}
+
+namespace {
+
+void Collect(const SyscallPolicy& policy, std::vector<const SyscallPolicy*>& seen) {
+  if (std::find(seen.begin(), seen.end(), &policy) != seen.end()) return;
+  seen.push_back(&policy);
+  for (const SyscallPolicy* inc : policy.includes) Collect(*inc, seen);
+}
+
+}  // namespace
+
+std::vector<const SyscallGroup*> AllGroups(const SyscallPolicy& policy) {
+  std::vector<const SyscallPolicy*> seen;
+  Collect(policy, seen);
+  std::vector<const SyscallGroup*> out;
+  for (const SyscallPolicy* p : seen)
+    for (const SyscallGroup& g : p->groups) out.push_back(&g);
+  return out;
+}
+
+std::vector<const ErrnoProbe*> AllProbes(const SyscallPolicy& policy) {
+  std::vector<const SyscallPolicy*> seen;
+  Collect(policy, seen);
+  std::vector<const ErrnoProbe*> out;
+  for (const SyscallPolicy* p : seen)
+    for (const ErrnoProbe& e : p->probes) out.push_back(&e);
+  return out;
+}
+
+}  // namespace sallyport::policy

@@ -1,0 +1,113 @@
+// policy/syscalls.h — what each sallyport process may ask of the kernel, as
+// data: named groups of syscalls (with argument conditions), one line of
+// purpose each, plus the "errno probes" that answer an error instead of
+// killing. sandbox/seccomp.h compiles these tables; policy/golden/*.pfc is
+// the compiled text, diffed by //tests/policy:golden_test so every policy
+// change is a visible diff.
+//
+// Side of the trust boundary: pure data. No syscalls, no libseccomp. The
+// tables are read by the parent (which compiles them before accepting
+// anything) and by tests and docs.
+//
+// Semantics, shared by both policies:
+//   - Anything not listed kills the whole process (SECCOMP_RET_KILL_PROCESS,
+//     the child sees SIGSYS). A foreign architecture (i386 `int $0x80`) or an
+//     x32 syscall number also kills the process.
+//   - A SyscallRule allows its syscall when ALL of its ArgConds hold (at most
+//     one condition per argument: a libseccomp limit). Several rules for the
+//     same syscall are alternatives (OR). A rule without conditions allows
+//     every call of that syscall.
+//   - An ErrnoProbe makes matching calls return -1 with `err` (no side
+//     effect): for library calls that try something opportunistically and
+//     cope with failure. Calls of the same syscall that match no probe and no
+//     rule still kill.
+//   - Filters stack (kernel): a child forked by the parent runs under the
+//     parent's filter AND its own, and the strictest answer wins. So the
+//     parent policy `includes` the child policy: everything a child may do,
+//     the parent may do too. That is a real cost, stated in docs/SECURITY.md.
+//
+// Argument values are compared as 64-bit values. glibc passes int arguments
+// sign-extended, which for the non-negative flags used here means the upper
+// 32 bits are zero; a raw syscall with junk in the upper bits fails a
+// masked condition and is killed (fail closed).
+#ifndef SALLYPORT_POLICY_SYSCALLS_H_
+#define SALLYPORT_POLICY_SYSCALLS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace sallyport::policy {
+
+// One condition on one syscall argument (0..5).
+struct ArgCond {
+  enum Op {
+    kEq,        // arg == value
+    kMaskedEq,  // (arg & mask) == value
+  };
+  unsigned arg;
+  Op op;
+  uint64_t mask;  // kMaskedEq only
+  uint64_t value;
+};
+
+// arg == v.
+constexpr ArgCond Eq(unsigned arg, uint64_t v) {
+  return ArgCond{arg, ArgCond::kEq, 0, v};
+}
+// Only bits from `allowed` may be set (including none).
+constexpr ArgCond BitsWithin(unsigned arg, uint64_t allowed) {
+  return ArgCond{arg, ArgCond::kMaskedEq, ~allowed, 0};
+}
+// All of `required` set; of the rest, only bits from `optional`.
+constexpr ArgCond BitsAre(unsigned arg, uint64_t required, uint64_t optional) {
+  return ArgCond{arg, ArgCond::kMaskedEq, ~optional, required};
+}
+// None of `bits` set.
+constexpr ArgCond BitsClear(unsigned arg, uint64_t bits) {
+  return ArgCond{arg, ArgCond::kMaskedEq, bits, 0};
+}
+
+struct SyscallRule {
+  const char* syscall;  // libseccomp name, e.g. "newfstatat"
+  std::vector<ArgCond> args = {};
+};
+
+struct SyscallGroup {
+  const char* name;
+  const char* purpose;  // one line: why this process needs it
+  std::vector<SyscallRule> rules;
+};
+
+struct ErrnoProbe {
+  const char* syscall;
+  int err;              // the errno the call gets
+  const char* why;      // who probes, and why an error is the right answer
+  std::vector<ArgCond> args = {};  // empty: every call of `syscall`
+};
+
+struct SyscallPolicy {
+  const char* name;
+  const char* purpose;
+  // Everything these policies allow (groups and probes), this one allows
+  // too. Used for stacking: the parent includes the child.
+  std::vector<const SyscallPolicy*> includes;
+  std::vector<SyscallGroup> groups;
+  std::vector<ErrnoProbe> probes;
+};
+
+// The per-connection child: parses hostile bytes, connects to one backend,
+// relays. Loaded before the first byte is read.
+const SyscallPolicy& ChildPolicy();
+
+// The acceptor: accepts, forks, reaps. Includes ChildPolicy() (stacking) and
+// the "child-setup" group (what a fresh child does before its own filter).
+const SyscallPolicy& ParentPolicy();
+
+// `policy`'s groups followed by those of its includes (depth first, each
+// policy once), and the same for probes. What CompileFilter compiles.
+std::vector<const SyscallGroup*> AllGroups(const SyscallPolicy& policy);
+std::vector<const ErrnoProbe*> AllProbes(const SyscallPolicy& policy);
+
+}  // namespace sallyport::policy
+
+#endif  // SALLYPORT_POLICY_SYSCALLS_H_

@@ -1,0 +1,134 @@
+// tests/policy/golden_test.cc — the compiled syscall policies must equal the
+// committed text in policy/golden/*.pfc, so every change to what a process
+// may do shows up as a reviewed diff. Also checks invariants of the tables.
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "policy/syscalls.h"
+#include "sandbox/seccomp.h"
+
+namespace sallyport::policy {
+namespace {
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// A line diff (LCS), printed with two lines of context: "-" golden, "+" now.
+std::string Diff(const std::string& golden, const std::string& now) {
+  std::vector<std::string> a = Lines(golden), b = Lines(now);
+  size_t n = a.size(), m = b.size();
+  std::vector<std::vector<int>> lcs(n + 1, std::vector<int>(m + 1, 0));
+  for (size_t i = n; i-- > 0;)
+    for (size_t j = m; j-- > 0;)
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::vector<std::pair<char, std::string>> ops;
+  size_t i = 0, j = 0;
+  while (i < n || j < m) {
+    if (i < n && j < m && a[i] == b[j]) {
+      ops.push_back({' ', a[i]}), ++i, ++j;
+    } else if (j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      ops.push_back({'+', b[j++]});
+    } else {
+      ops.push_back({'-', a[i++]});
+    }
+  }
+  std::string out;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    bool near = false;
+    for (size_t d = (k >= 2 ? k - 2 : 0); d <= k + 2 && d < ops.size(); ++d)
+      near = near || ops[d].first != ' ';
+    if (!near) continue;
+    out += ops[k].first;
+    out += ops[k].second;
+    out += '\n';
+  }
+  return out;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void ExpectMatchesGolden(const SyscallPolicy& policy) {
+  auto filter = sandbox::CompileFilter(policy);
+  ASSERT_TRUE(filter.ok()) << filter.status();
+  std::string path = std::string("policy/golden/") + policy.name + ".pfc";
+  std::string golden = ReadFile(path);
+  ASSERT_FALSE(golden.empty()) << path << " missing from runfiles";
+  EXPECT_TRUE(golden == filter->pfc())
+      << "The compiled " << policy.name << " policy differs from " << path
+      << " (- golden, + now):\n"
+      << Diff(golden, filter->pfc())
+      << "If the change is intended, regenerate and commit the golden file:\n"
+      << "  bazel run //policy:export_golden && git diff policy/golden\n";
+}
+
+TEST(Golden, ChildPolicyMatches) { ExpectMatchesGolden(ChildPolicy()); }
+TEST(Golden, ParentPolicyMatches) { ExpectMatchesGolden(ParentPolicy()); }
+
+TEST(Golden, DiffShowsChangedLines) {
+  std::string d = Diff("a\nb\nc\n", "a\nB\nc\n");
+  EXPECT_NE(d.find("-b\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("+B\n"), std::string::npos) << d;
+  EXPECT_EQ(Diff("same\n", "same\n"), "");
+}
+
+// --- invariants of the tables ------------------------------------------------
+
+TEST(Tables, EveryGroupIsNamedAndExplained) {
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ParentPolicy()}) {
+    std::set<std::string> names;
+    for (const SyscallGroup* g : AllGroups(*p)) {
+      EXPECT_TRUE(g->name != nullptr && *g->name) << p->name;
+      EXPECT_TRUE(g->purpose != nullptr && *g->purpose) << p->name << "/" << g->name;
+      EXPECT_FALSE(g->rules.empty()) << p->name << "/" << g->name;
+      EXPECT_TRUE(names.insert(g->name).second) << "duplicate group " << g->name;
+    }
+    for (const ErrnoProbe* e : AllProbes(*p)) {
+      EXPECT_TRUE(e->why != nullptr && *e->why) << e->syscall;
+      EXPECT_GT(e->err, 0) << e->syscall;
+    }
+  }
+}
+
+// Filters stack: a child runs under the parent's filter too, so the parent
+// must allow (and answer the same probes for) everything the child does.
+TEST(Tables, ParentIncludesEveryChildGroupAndProbe) {
+  std::vector<const SyscallGroup*> parent = AllGroups(ParentPolicy());
+  for (const SyscallGroup* g : AllGroups(ChildPolicy()))
+    EXPECT_NE(std::find(parent.begin(), parent.end(), g), parent.end()) << g->name;
+  std::vector<const ErrnoProbe*> pprobes = AllProbes(ParentPolicy());
+  for (const ErrnoProbe* e : AllProbes(ChildPolicy()))
+    EXPECT_NE(std::find(pprobes.begin(), pprobes.end(), e), pprobes.end()) << e->syscall;
+}
+
+// Things neither process may ever do; a table edit that adds one fails here
+// as well as in the golden diff.
+TEST(Tables, NeverAllowed) {
+  const std::set<std::string> never = {
+      "execve", "execveat", "open", "openat", "openat2", "ptrace", "process_vm_readv",
+      "process_vm_writev", "unshare", "setns", "mount", "chroot", "setuid", "bpf",
+      "io_uring_setup", "keyctl", "memfd_create", "bind", "listen", "personality",
+      "seccomp", "socketpair", "init_module", "userfaultfd", "perf_event_open"};
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ParentPolicy()}) {
+    for (const SyscallGroup* g : AllGroups(*p))
+      for (const SyscallRule& r : g->rules)
+        EXPECT_EQ(never.count(r.syscall), 0u) << p->name << "/" << g->name << ": " << r.syscall;
+    for (const ErrnoProbe* e : AllProbes(*p))
+      EXPECT_EQ(never.count(e->syscall), 0u) << p->name << " probe " << e->syscall;
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::policy
