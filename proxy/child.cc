@@ -1,0 +1,336 @@
+#include "proxy/child.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <optional>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "parser/http_head.h"
+#include "parser/tls_clienthello.h"
+#include "policy/ownership.h"
+#include "proxy/relay.h"
+#include "sandbox/resolve.h"
+
+namespace sallyport::proxy {
+namespace {
+
+constexpr size_t kReadChunk = 16 * 1024;
+// After answering a refusal, how long to keep reading (and discarding) what
+// the client still sends, so close() does not turn the answer into a RST.
+constexpr int kLingerMs = 500;
+
+enum class ReadResult { kData, kEof, kTimeout, kError };
+
+// Waits for and reads what is available, up to kReadChunk bytes.
+ReadResult ReadSome(int fd, int64_t deadline_ms, std::string* out, int* err) {
+  char buf[kReadChunk];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) {
+      out->assign(buf, static_cast<size_t>(n));
+      return ReadResult::kData;
+    }
+    if (n == 0) return ReadResult::kEof;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      *err = errno;
+      return ReadResult::kError;
+    }
+    int64_t left = deadline_ms - MonotonicMillis();
+    if (left <= 0) return ReadResult::kTimeout;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) {
+      *err = errno;
+      return ReadResult::kError;
+    }
+  }
+}
+
+// An HTTP/2 client that sent the prior-knowledge preface understands no
+// HTTP/1.1 status line: answer in its own framing, an empty SETTINGS frame
+// and a GOAWAY with HTTP_1_1_REQUIRED (RFC 9113 §7) and a reason.
+std::string Http2Refusal() {
+  const std::string reason = "sallyport http routes HTTP/1.1 only";
+  std::string out("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);  // SETTINGS
+  size_t len = 8 + reason.size();
+  out += static_cast<char>((len >> 16) & 0xff);
+  out += static_cast<char>((len >> 8) & 0xff);
+  out += static_cast<char>(len & 0xff);
+  out += std::string("\x07\x00\x00\x00\x00\x00", 6);  // GOAWAY, flags, stream 0
+  out += std::string("\x00\x00\x00\x00\x00\x00\x00\x0d", 8);  // last id 0, error 0xd
+  return out + reason;
+}
+
+// Sends a refusal, then half-closes and drains briefly so the peer reads it.
+void Answer(int client, const std::string& bytes) {
+  int64_t deadline = MonotonicMillis() + kLingerMs;
+  if (WriteAll(client, bytes, deadline) != 0) return;
+  shutdown(client, SHUT_WR);
+  std::string sink;
+  int err = 0;
+  while (ReadSome(client, deadline, &sink, &err) == ReadResult::kData) {
+  }
+}
+
+class Session {
+ public:
+  Session(int client, const ChildContext& ctx) : client_(client), ctx_(ctx) {
+    endpoints_ = ctx.endpoints;
+  }
+
+  ChildReport Run();
+
+ private:
+  // Each returns false when the connection is finished (report filled in).
+  bool ReadProxyHeader(std::string* rest);
+  bool ReadHandshake(std::string initial);
+  bool Route();
+  bool ConnectAndRelay();
+
+  void Refuse(Outcome outcome, const std::string& detail, uint16_t code,
+              const std::string& answer);
+  void RefuseTls(Outcome outcome, const std::string& detail, parser::TlsAlert a) {
+    Refuse(outcome, detail, static_cast<uint16_t>(a), parser::FatalAlertRecord(a));
+  }
+  void RefuseHttp(Outcome outcome, const std::string& detail, int status,
+                  const std::string& body) {
+    Refuse(outcome, detail, static_cast<uint16_t>(status),
+           parser::ErrorResponse(status, body));
+  }
+  void Finish(Outcome outcome, const std::string& detail) {
+    report_.outcome = outcome;
+    SetField(report_.detail, sizeof report_.detail, detail);
+  }
+  bool Tls() const { return ctx_.protocol == Protocol::kTls; }
+
+  int client_;
+  const ChildContext& ctx_;
+  parser::ProxyEndpoints endpoints_;
+  int64_t deadline_ = 0;
+  std::string hostname_;
+  std::string replay_;
+  policy::Route route_;
+  ChildReport report_;
+};
+
+void Session::Refuse(Outcome outcome, const std::string& detail, uint16_t code,
+                     const std::string& answer) {
+  Finish(outcome, detail);
+  report_.answered = code;
+  Answer(client_, answer);
+}
+
+ChildReport Session::Run() {
+  deadline_ = MonotonicMillis() + ctx_.handshake_timeout_ms;
+  std::string rest;
+  if (ctx_.accept_proxy && !ReadProxyHeader(&rest)) return report_;
+  if (ctx_.accept_proxy) {
+    SetField(report_.client, sizeof report_.client, EndpointSource(endpoints_));
+  }
+  if (!ReadHandshake(std::move(rest))) return report_;
+  if (!Route()) return report_;
+  ConnectAndRelay();
+  return report_;
+}
+
+bool Session::ReadProxyHeader(std::string* rest) {
+  parser::ProxyHeaderReader reader;
+  std::string chunk;
+  int err = 0;
+  while (reader.progress() == parser::Progress::kNeedMore) {
+    switch (ReadSome(client_, deadline_, &chunk, &err)) {
+      case ReadResult::kData:
+        reader.Feed(chunk);
+        break;
+      case ReadResult::kEof:
+        Finish(Outcome::kClientClosed, "closed before the PROXY header");
+        return false;
+      case ReadResult::kTimeout:
+        Finish(Outcome::kHandshakeTimeout, "no PROXY header in time");
+        return false;
+      case ReadResult::kError:
+        Finish(Outcome::kClientClosed, absl::StrCat("read: ", strerror(err)));
+        return false;
+    }
+  }
+  if (reader.progress() == parser::Progress::kError) {
+    std::string why = absl::StrCat("PROXY header: ", reader.error().message());
+    if (Tls()) {
+      Finish(Outcome::kBadProxyHeader, why);  // upstream speaks no TLS alert
+    } else {
+      RefuseHttp(Outcome::kBadProxyHeader, why, 400, "bad PROXY protocol header");
+    }
+    return false;
+  }
+  // A LOCAL header (health check) or UNKNOWN family keeps the balancer's
+  // own address, as the PROXY protocol specification says.
+  const parser::ProxyHeader& h = reader.header();
+  if (!h.local && h.endpoints.family != parser::ProxyEndpoints::Family::kUnknown) {
+    endpoints_ = h.endpoints;
+  }
+  *rest = std::string(reader.rest());
+  return true;
+}
+
+bool Session::ReadHandshake(std::string initial) {
+  parser::ClientHelloReader tls;
+  parser::HttpHeadReader http;
+  auto feed = [&](const std::string& bytes) {
+    return Tls() ? tls.Feed(bytes) : http.Feed(bytes);
+  };
+  parser::Progress progress = parser::Progress::kNeedMore;
+  if (!initial.empty()) progress = feed(initial);
+  std::string chunk;
+  int err = 0;
+  while (progress == parser::Progress::kNeedMore) {
+    switch (ReadSome(client_, deadline_, &chunk, &err)) {
+      case ReadResult::kData:
+        progress = feed(chunk);
+        break;
+      case ReadResult::kEof:
+        Finish(Outcome::kClientClosed, "closed before the handshake completed");
+        return false;
+      case ReadResult::kTimeout:
+        if (Tls()) {
+          Finish(Outcome::kHandshakeTimeout, "no complete ClientHello in time");
+        } else {
+          RefuseHttp(Outcome::kHandshakeTimeout, "no complete request head in time",
+                     408, "request head not received in time");
+        }
+        return false;
+      case ReadResult::kError:
+        Finish(Outcome::kClientClosed, absl::StrCat("read: ", strerror(err)));
+        return false;
+    }
+  }
+  if (Tls()) {
+    if (progress == parser::Progress::kError) {
+      RefuseTls(Outcome::kRefusedInput, std::string(tls.error().message()), tls.alert());
+      return false;
+    }
+    if (!tls.hostname()) {
+      RefuseTls(Outcome::kNoHostname, "ClientHello has no server_name",
+                parser::TlsAlert::kUnrecognizedName);
+      return false;
+    }
+    hostname_ = *tls.hostname();
+    replay_ = std::string(tls.bytes());
+  } else {
+    if (progress == parser::Progress::kError && http.is_http2_preface()) {
+      Refuse(Outcome::kRefusedInput, std::string(http.error().message()), 505,
+             Http2Refusal());
+      return false;
+    }
+    if (progress == parser::Progress::kError) {
+      Outcome o = http.status() == 404 ? Outcome::kNoRoute : Outcome::kRefusedInput;
+      RefuseHttp(o, std::string(http.error().message()), http.status(),
+                 std::string(http.error().message()));
+      return false;
+    }
+    hostname_ = http.hostname();
+    replay_ = std::string(http.bytes());
+  }
+  SetField(report_.hostname, sizeof report_.hostname, hostname_);
+  return true;
+}
+
+bool Session::Route() {
+  sandbox::FsLookup fs;
+  auto route = policy::DecideRoute(
+      hostname_, Tls() ? policy::kTlsSocket : policy::kHttpSocket, fs);
+  if (!route.ok()) {
+    std::string why = std::string(route.status().message());
+    if (Tls()) {
+      RefuseTls(Outcome::kNoRoute, why, parser::TlsAlert::kUnrecognizedName);
+    } else {
+      RefuseHttp(Outcome::kNoRoute, why, 404,
+                 absl::StrCat("no route for host ", hostname_));
+    }
+    return false;
+  }
+  route_ = *route;
+  return true;
+}
+
+bool Session::ConnectAndRelay() {
+  int backend = sandbox::ConnectRoute(route_);
+  if (backend < 0) {
+    std::string why = absl::StrCat("backend ", route_.dir, "/", route_.socket_name,
+                                   ": ", strerror(-backend));
+    if (Tls()) {
+      RefuseTls(Outcome::kBackendDown, why, parser::TlsAlert::kInternalError);
+    } else {
+      RefuseHttp(Outcome::kBackendDown, why, 502,
+                 absl::StrCat("backend for ", hostname_, " is not available"));
+    }
+    return false;
+  }
+  std::string prefix;
+  if (route_.proxy == policy::Route::kV1) {
+    prefix = parser::EncodeProxyV1(endpoints_);
+    report_.proxy_header_sent = 1;
+  } else if (route_.proxy == policy::Route::kV2) {
+    prefix = parser::EncodeProxyV2(endpoints_, hostname_);
+    report_.proxy_header_sent = 2;
+  }
+  int rc = WriteAll(backend, prefix + replay_,
+                    MonotonicMillis() + ctx_.handshake_timeout_ms);
+  if (rc != 0) {
+    close(backend);
+    std::string why = absl::StrCat("replay to backend: ", strerror(-rc));
+    if (Tls()) {
+      RefuseTls(Outcome::kBackendDown, why, parser::TlsAlert::kInternalError);
+    } else {
+      RefuseHttp(Outcome::kBackendDown, why, 502, "backend did not accept the request");
+    }
+    return false;
+  }
+  report_.bytes_up = replay_.size();
+  RelayResult r = Relay(client_, backend, ctx_.idle_timeout_ms);
+  close(backend);
+  report_.bytes_up += r.client_to_backend;
+  report_.bytes_down = r.backend_to_client;
+  switch (r.end) {
+    case RelayResult::End::kClosed:
+      Finish(Outcome::kRelayed, "both sides closed");
+      break;
+    case RelayResult::End::kIdleTimeout:
+      Finish(Outcome::kIdleTimeout, "no data either way for --idle-timeout");
+      break;
+    case RelayResult::End::kReset:
+    case RelayResult::End::kError:
+      Finish(Outcome::kRelayError, absl::StrCat("relay: ", strerror(r.error)));
+      break;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string EndpointSource(const parser::ProxyEndpoints& e) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  switch (e.family) {
+    case parser::ProxyEndpoints::Family::kTcp4:
+      inet_ntop(AF_INET, e.src_addr.data(), buf, sizeof buf);
+      return absl::StrCat(buf, ":", e.src_port);
+    case parser::ProxyEndpoints::Family::kTcp6:
+      inet_ntop(AF_INET6, e.src_addr.data(), buf, sizeof buf);
+      return absl::StrCat("[", buf, "]:", e.src_port);
+    case parser::ProxyEndpoints::Family::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+ChildReport ServeConnection(int client, const ChildContext& ctx) {
+  Session session(client, ctx);
+  return session.Run();
+}
+
+}  // namespace sallyport::proxy

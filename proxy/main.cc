@@ -1,0 +1,186 @@
+// sallyport — routes TLS by SNI, or HTTP/1.1 by Host, to per-tenant Unix
+// sockets under hosts/<name>/, one sandboxed child process per connection.
+//
+//   sallyport tls  [flags]   route TLS to hosts/<name>/tls-socket
+//   sallyport http [flags]   route HTTP/1.1 to hosts/<name>/http-socket
+//
+// Start-up order (fails closed at each step; docs/SECURITY.md):
+// flags → listening socket → compile seccomp filters → signal handling →
+// sandbox::LockdownParent (warm-up, namespaces, chroot, user drop,
+// no_new_privs, parent filter) → serve.
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "policy/syscalls.h"
+#include "proxy/log.h"
+#include "proxy/listener.h"
+#include "proxy/server.h"
+#include "proxy/warmup.h"
+#include "sandbox/lockdown.h"
+#include "sandbox/seccomp.h"
+
+#ifndef SALLYPORT_VERSION
+#define SALLYPORT_VERSION "0.1.0"
+#endif
+
+ABSL_FLAG(std::string, hosts, ".",
+          "the hosts directory: one entry per host name (default: the current "
+          "directory)");
+ABSL_FLAG(std::string, listen, "",
+          "ADDR:PORT or [IPV6]:PORT to listen on, when no socket is inherited "
+          "(systemd socket activation or fd 0)");
+ABSL_FLAG(std::string, user, "",
+          "the unprivileged user to run as; required when started as root");
+ABSL_FLAG(int, max_connections, 1024, "live connections in all (global cap)");
+ABSL_FLAG(int, max_per_ip, 32, "live connections from one source address");
+ABSL_FLAG(double, rate_per_ip, 20,
+          "new connections per second from one source (token bucket, burst "
+          "twice this)");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(10),
+          "time a client has to send its ClientHello / request head");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
+          "a relayed connection with no data either way for this long is closed");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
+          "on SIGTERM/SIGINT, how long in-flight connections may finish");
+ABSL_FLAG(std::string, log_format, "text", "text or json");
+ABSL_FLAG(bool, accept_proxy, false,
+          "expect a PROXY v1/v2 header from a trusted upstream balancer on "
+          "every connection and use the client address it gives");
+
+namespace {
+
+using sallyport::proxy::LogFormat;
+using sallyport::proxy::LogRecord;
+
+int Fail(const std::string& what) {
+  fprintf(stderr, "sallyport: %s\n", what.c_str());
+  return 2;
+}
+
+bool Positive(absl::Duration d) { return d > absl::ZeroDuration(); }
+
+int MillisClamped(absl::Duration d) {
+  int64_t ms = absl::ToInt64Milliseconds(d);
+  return ms > 86400000 ? 86400000 : static_cast<int>(ms);
+}
+
+// 0, 1 and 2 must be open so an accepted socket never lands on them.
+void EnsureStdio() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) < 0) {
+      int n = open("/dev/null", O_RDWR);
+      if (n >= 0 && n != fd) close(n);
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return std::string("sallyport " SALLYPORT_VERSION "\n");
+  };
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return absl::StrContains(file, "proxy/main.cc");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(
+      "routes TLS by SNI or HTTP/1.1 by Host to hosts/<name>/{tls,http}-socket\n"
+      "usage: sallyport tls|http [--hosts=DIR] [--listen=ADDR:PORT] "
+      "[--user=USER] [flags]\nSee sallyport --help and README.md.");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  EnsureStdio();
+
+  if (args.size() != 2 || (std::string(args[1]) != "tls" && std::string(args[1]) != "http")) {
+    return Fail("usage: sallyport tls|http [flags] (see --help)");
+  }
+  const bool tls = std::string(args[1]) == "tls";
+
+  sallyport::proxy::ServerConfig config;
+  std::string format = absl::GetFlag(FLAGS_log_format);
+  if (format == "json") {
+    config.log_format = LogFormat::kJson;
+  } else if (format != "text") {
+    return Fail(absl::StrCat("--log-format=", format, ": expected text or json"));
+  }
+  config.limits.max_connections = absl::GetFlag(FLAGS_max_connections);
+  config.limits.max_per_source = absl::GetFlag(FLAGS_max_per_ip);
+  config.limits.rate_per_source = absl::GetFlag(FLAGS_rate_per_ip);
+  config.limits.burst_per_source = 2 * config.limits.rate_per_source;
+  if (config.limits.max_connections < 1 || config.limits.max_per_source < 1 ||
+      !(config.limits.rate_per_source > 0)) {
+    return Fail("--max-connections, --max-per-ip and --rate-per-ip must be positive");
+  }
+  for (auto [name, d] : {std::pair{"--handshake-timeout", absl::GetFlag(FLAGS_handshake_timeout)},
+                         std::pair{"--idle-timeout", absl::GetFlag(FLAGS_idle_timeout)},
+                         std::pair{"--drain-timeout", absl::GetFlag(FLAGS_drain_timeout)}}) {
+    if (!Positive(d)) return Fail(absl::StrCat(name, " must be positive"));
+  }
+  config.child.protocol = tls ? sallyport::proxy::Protocol::kTls
+                              : sallyport::proxy::Protocol::kHttp;
+  config.child.accept_proxy = absl::GetFlag(FLAGS_accept_proxy);
+  config.child.handshake_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_handshake_timeout));
+  config.child.idle_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_idle_timeout));
+  config.drain_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_drain_timeout));
+
+  char* hosts_real = realpath(absl::GetFlag(FLAGS_hosts).c_str(), nullptr);
+  if (hosts_real == nullptr) {
+    return Fail(absl::StrCat("--hosts=", absl::GetFlag(FLAGS_hosts), ": ", strerror(errno)));
+  }
+  std::string hosts_dir = hosts_real;
+  free(hosts_real);
+
+  auto listener = sallyport::proxy::AcquireListener(absl::GetFlag(FLAGS_listen));
+  if (!listener.ok()) return Fail(std::string(listener.status().message()));
+  config.listen_fd = listener->fd;
+
+  auto child_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ChildPolicy());
+  if (!child_filter.ok()) return Fail(absl::StrCat("child filter: ", child_filter.status().ToString()));
+  auto parent_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ParentPolicy());
+  if (!parent_filter.ok()) return Fail(absl::StrCat("parent filter: ", parent_filter.status().ToString()));
+  config.child_filter = &*child_filter;
+
+  if (absl::Status s = sallyport::proxy::PrepareSignals(); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
+
+  sallyport::sandbox::ParentLockdownOptions lock;
+  lock.hosts_dir = hosts_dir;
+  if (!absl::GetFlag(FLAGS_user).empty()) lock.user = absl::GetFlag(FLAGS_user);
+  lock.filter = &*parent_filter;
+  lock.warm_up = sallyport::proxy::WarmUpParsers;
+  auto locked = sallyport::sandbox::LockdownParent(lock);
+  if (!locked.ok()) return Fail(absl::StrCat("lockdown: ", locked.status().message()));
+  config.devnull_fd = locked->devnull_fd;
+
+  sallyport::proxy::EmitLine(
+      LogRecord("started")
+          .Str("proto", tls ? "tls" : "http")
+          .Str("version", SALLYPORT_VERSION)
+          .Str("hosts", hosts_dir)
+          .Str("listen", listener->how)
+          .Str("sandbox", locked->Describe())
+          .Int("max_connections", config.limits.max_connections)
+          .Int("max_per_ip", config.limits.max_per_source)
+          .Seconds("handshake_timeout", config.child.handshake_timeout_ms / 1000.0)
+          .Seconds("idle_timeout", config.child.idle_timeout_ms / 1000.0)
+          .Str("accept_proxy", config.child.accept_proxy ? "yes" : "no")
+          .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+  return sallyport::proxy::Serve(config);
+}

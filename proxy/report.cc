@@ -1,0 +1,55 @@
+#include "proxy/report.h"
+
+namespace sallyport::proxy {
+
+const char* OutcomeName(Outcome o) {
+  switch (o) {
+    case Outcome::kRelayed: return "relayed";
+    case Outcome::kRefusedInput: return "refused-input";
+    case Outcome::kNoHostname: return "no-hostname";
+    case Outcome::kNoRoute: return "no-route";
+    case Outcome::kBackendDown: return "backend-down";
+    case Outcome::kHandshakeTimeout: return "handshake-timeout";
+    case Outcome::kClientClosed: return "client-closed";
+    case Outcome::kIdleTimeout: return "idle-timeout";
+    case Outcome::kRelayError: return "relay-error";
+    case Outcome::kBadProxyHeader: return "bad-proxy-header";
+    case Outcome::kInternal: return "internal-error";
+  }
+  return "invalid";
+}
+
+void SetField(char* field, size_t size, const std::string& s) {
+  size_t n = s.size() < size - 1 ? s.size() : size - 1;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    field[i] = (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+  }
+  field[n] = '\0';
+}
+
+namespace {
+bool Printable(const char* field, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    unsigned char c = static_cast<unsigned char>(field[i]);
+    if (c == 0) return true;
+    if (c < 0x20 || c >= 0x7f) return false;
+  }
+  return false;  // not NUL-terminated
+}
+}  // namespace
+
+bool ValidateReport(const ChildReport& r) {
+  if (r.magic != kReportMagic) return false;
+  uint8_t o = static_cast<uint8_t>(r.outcome);
+  if (o < static_cast<uint8_t>(Outcome::kRelayed) ||
+      o > static_cast<uint8_t>(Outcome::kInternal)) {
+    return false;
+  }
+  if (r.proxy_header_sent > 2) return false;
+  return Printable(r.hostname, sizeof r.hostname) &&
+         Printable(r.detail, sizeof r.detail) &&
+         Printable(r.client, sizeof r.client);
+}
+
+}  // namespace sallyport::proxy

@@ -1,0 +1,55 @@
+// proxy/report.h — what a child tells the parent about its connection.
+//
+// Side of the trust boundary: written by the child (which handled hostile
+// bytes and may be compromised), read by the parent. The parent therefore
+// treats a report as untrusted: fixed size, read once, every field checked
+// (ValidateReport) before use, and a missing or malformed report is logged
+// as such. It is smaller than PIPE_BUF, so the child's single write() is
+// atomic.
+#ifndef SALLYPORT_PROXY_REPORT_H_
+#define SALLYPORT_PROXY_REPORT_H_
+
+#include <cstdint>
+#include <string>
+
+namespace sallyport::proxy {
+
+inline constexpr uint32_t kReportMagic = 0x53505254;  // "SPRT"
+
+// How the connection ended, from the child's point of view.
+enum class Outcome : uint8_t {
+  kRelayed = 1,          // routed and relayed until both sides closed
+  kRefusedInput,         // malformed handshake: answered with alert/status
+  kNoHostname,           // TLS without SNI
+  kNoRoute,              // unknown host or refused by the ownership policy
+  kBackendDown,          // connecting to the backend socket failed
+  kHandshakeTimeout,     // --handshake-timeout expired
+  kClientClosed,         // client closed before the handshake completed
+  kIdleTimeout,          // relay idle for --idle-timeout
+  kRelayError,           // a socket error during relay (reset, ...)
+  kBadProxyHeader,       // --accept-proxy and no valid PROXY header
+  kInternal,             // a local failure (lockdown, resources)
+};
+const char* OutcomeName(Outcome o);
+
+struct ChildReport {
+  uint32_t magic = kReportMagic;
+  Outcome outcome = Outcome::kInternal;
+  uint8_t proxy_header_sent = 0;     // 0 none, 1 v1, 2 v2
+  uint16_t answered = 0;             // HTTP status or TLS alert sent, 0 none
+  uint64_t bytes_up = 0;             // client -> backend, incl. replayed bytes
+  uint64_t bytes_down = 0;           // backend -> client
+  char hostname[256] = {};           // canonical name, NUL-terminated
+  char detail[160] = {};             // why, NUL-terminated, printable ASCII
+  char client[64] = {};              // from an accepted PROXY header, or empty
+};
+static_assert(sizeof(ChildReport) < 512, "report must fit one atomic write");
+
+// Copies `s` into a fixed field, truncating, replacing non-printable bytes.
+void SetField(char* field, size_t size, const std::string& s);
+// Checks magic, enum range, NUL termination and printable contents.
+bool ValidateReport(const ChildReport& r);
+
+}  // namespace sallyport::proxy
+
+#endif  // SALLYPORT_PROXY_REPORT_H_

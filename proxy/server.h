@@ -1,0 +1,48 @@
+// proxy/server.h — the parent (acceptor) loop: accept, admit (limits), fork
+// one locked-down child per connection, reap, log, drain on SIGTERM.
+//
+// Side of the trust boundary: parent, after sandbox::LockdownParent. It never
+// reads a byte of client data: it only accepts, forks, and (when it refuses a
+// connection itself) writes a fixed answer before closing. What children
+// report back is validated as untrusted (proxy/report.h).
+//
+// Resource failures never crash or spin it: accept() failing with EMFILE /
+// ENFILE / ENOBUFS / ENOMEM, or fork() failing with EAGAIN / ENOMEM, pauses
+// accepting for kBackoffMs (the pending connection is answered 503 / closed)
+// and serving resumes by itself once resources return.
+#ifndef SALLYPORT_PROXY_SERVER_H_
+#define SALLYPORT_PROXY_SERVER_H_
+
+#include "proxy/child.h"
+#include "proxy/limits.h"
+#include "proxy/log.h"
+#include "sandbox/lockdown.h"
+#include "sandbox/seccomp.h"
+
+namespace sallyport::proxy {
+
+inline constexpr int kBackoffMs = 100;
+
+struct ServerConfig {
+  int listen_fd = -1;
+  int devnull_fd = -1;             // opened before chroot, for child stdio
+  ChildContext child;              // protocol, timeouts, --accept-proxy
+  LimitsConfig limits;
+  int drain_timeout_ms = 30000;    // SIGTERM: wait this long for children
+  LogFormat log_format = LogFormat::kText;
+  const sandbox::CompiledFilter* child_filter = nullptr;
+  sandbox::ChildLimits child_limits;
+};
+
+// Installs SIGCHLD/SIGTERM/SIGINT handling (a self-pipe, created here), so
+// call it before the parent's seccomp filter is loaded. Returns an error
+// status only for setup failures.
+absl::Status PrepareSignals();
+
+// Serves until SIGTERM/SIGINT, then drains. Returns the process exit status
+// (0 after a clean drain).
+int Serve(const ServerConfig& config);
+
+}  // namespace sallyport::proxy
+
+#endif  // SALLYPORT_PROXY_SERVER_H_
