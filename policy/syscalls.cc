@@ -78,8 +78,8 @@ const SyscallPolicy& ParentPolicy() {
       "acceptor: accept, fork a child per connection, reap, log",
       /*includes=*/{&ChildPolicy()},  // filters stack: a child runs under both
       {
-          {"accept", "take connections from the listening socket",
-           {{"accept4", {BitsWithin(3, kSockFlags)}}}},
+          {"accept", "take connections; learn the local address for PROXY headers",
+           {{"accept4", {BitsWithin(3, kSockFlags)}}, {"getsockname"}}},
           {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap",
            {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
           {"signals", "handlers and masks; SIGKILL/SIGTERM to a pid (never -1: everyone)",

@@ -70,7 +70,7 @@ Peer DescribePeer(int fd, const sockaddr_storage& ss) {
   }
   sockaddr_storage local = {};
   socklen_t len = sizeof local;
-  if (getenv("SP_NOGSN") == nullptr && getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0 &&
       local.ss_family == ss.ss_family) {
     if (local.ss_family == AF_INET) {
       const auto* in = reinterpret_cast<const sockaddr_in*>(&local);
