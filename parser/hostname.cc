@@ -10,6 +10,63 @@ bool IsLdh(char c) {
   return (c >= 'a' && c <= 'z') || IsDigit(c) || c == '-';
 }
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+bool IsHex(char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
+
+// Dotted quad, four decimal octets 0..255 (RFC 3986 dec-octet: no leading
+// zeros).
+bool IsIPv4Address(absl::string_view s) {
+  int octets = 0;
+  while (true) {
+    size_t n = 0;
+    while (n < s.size() && IsDigit(s[n])) ++n;
+    if (n == 0 || n > 3 || (n > 1 && s[0] == '0')) return false;
+    int v = 0;
+    for (size_t i = 0; i < n; ++i) v = v * 10 + (s[i] - '0');
+    if (v > 255) return false;
+    ++octets;
+    s.remove_prefix(n);
+    if (s.empty()) return octets == 4;
+    if (s[0] != '.' || octets == 4) return false;
+    s.remove_prefix(1);
+  }
+}
+
+// RFC 3986 IPv6address: eight 1..4-digit hex groups, at most one "::"
+// standing for one or more zero groups, optionally ending in a dotted quad
+// that counts as two groups. No zone identifier.
+bool IsIPv6Address(absl::string_view s) {
+  int groups = 0;
+  bool gap = false;
+  if (s.size() >= 2 && s[0] == ':' && s[1] == ':') {
+    gap = true;
+    s.remove_prefix(2);
+  } else if (s.empty() || s[0] == ':') {
+    return false;
+  }
+  while (!s.empty()) {
+    size_t n = 0;
+    while (n < s.size() && n < 5 && IsHex(s[n])) ++n;
+    if (n < s.size() && s[n] == '.') {  // dotted-quad tail, must be last
+      if (!IsIPv4Address(s)) return false;
+      groups += 2;
+      break;
+    }
+    if (n == 0 || n > 4) return false;
+    ++groups;
+    s.remove_prefix(n);
+    if (s.empty()) break;
+    if (s[0] != ':') return false;
+    s.remove_prefix(1);
+    if (!s.empty() && s[0] == ':') {
+      if (gap) return false;
+      gap = true;
+      s.remove_prefix(1);
+    } else if (s.empty()) {
+      return false;  // a single trailing ':'
+    }
+  }
+  return gap ? groups <= 7 : groups == 8;
+}
 
 }  // namespace
 
@@ -19,11 +76,8 @@ absl::StatusOr<std::string> CanonicalHostname(absl::string_view raw) {
     if (raw.back() != ']') {
       return absl::InvalidArgumentError("unterminated IPv6 literal");
     }
-    for (char c : raw.substr(1, raw.size() - 2)) {
-      bool hex = IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f');
-      if (!hex && c != ':' && c != '.') {
-        return absl::InvalidArgumentError("malformed IPv6 literal");
-      }
+    if (raw.size() < 2 || !IsIPv6Address(raw.substr(1, raw.size() - 2))) {
+      return absl::InvalidArgumentError("malformed IPv6 literal");
     }
     return absl::NotFoundError("IP literal is not a host name");
   }

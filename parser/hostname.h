@@ -15,8 +15,10 @@
 //   - InvalidArgument: not a syntactically valid host name (empty, empty
 //     label, bad character, raw UTF-8, label or name too long, hyphen rule);
 //   - NotFound: a syntactically fine IP literal (IPv4 dotted quad or any
-//     name whose last label is all digits, or an [IPv6] literal). IP
-//     literals are not host names and have no route.
+//     name whose last label is all digits, or an [IPv6] literal: RFC 3986
+//     IPv6address inside brackets, no zone identifier). IP literals are not
+//     host names and have no route. Anything else in brackets ("[]",
+//     "[v1.x]", "[1::2::3]", "[fe80::1%25eth0]") is InvalidArgument.
 //
 // The trailing-dot rule, the same for TLS SNI and HTTP Host: a single
 // trailing dot (the DNS root, "example.com.") is removed, so
