@@ -168,6 +168,13 @@ absl::Status DropCapabilities(int step, const char* name) {
   return absl::OkStatus();
 }
 
+// /proc/self/{setgroups,uid_map,gid_map} belong to root while the process
+// is not dumpable (e.g. right after a setuid() from root), so we could not
+// write our own maps. Step 6 makes the process non-dumpable again.
+void EnsureDumpable() {
+  if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 1) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
 // Keeps GCC from eliding a malloc/free pair.
 void Touch(void* p) { asm volatile("" : : "r"(p) : "memory"); }
 
@@ -304,7 +311,7 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
   // Step 3: namespaces.
   if (root) {
     r.mode = LockdownMode::kRoot;
-  } else if (unshare(CLONE_NEWUSER) == 0) {
+  } else if (EnsureDumpable(), unshare(CLONE_NEWUSER) == 0) {
     r.mode = LockdownMode::kUserNamespace;
     r.user_ns = true;
     s = WriteProcFile("/proc/self/setgroups", "deny");
