@@ -103,8 +103,26 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "routes TLS by SNI or HTTP/1.1 by Host to hosts/<name>/{tls,http}-socket\n"
       "usage: sallyport tls|http [--hosts=DIR] [--listen=ADDR:PORT] "
-      "[--user=USER] [flags]\nSee sallyport --help and README.md.");
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+      "[--user=USER] [flags]\n"
+      "Flags may be spelled with dashes or underscores (--max-per-ip, "
+      "--max_per_ip).\nSee sallyport --help and README.md.");
+  // Flags are documented (and named in our own error messages) with dashes,
+  // --log-format, --max-per-ip, ...; abseil only knows the underscore
+  // spelling, so accept both by normalising the name part of every flag.
+  std::vector<std::string> normalized(argv, argv + argc);
+  std::vector<char*> argv_normalized;
+  bool flags_done = false;
+  for (std::string& a : normalized) {
+    if (!flags_done && a == "--") flags_done = true;
+    if (!flags_done && a.size() > 2 && a[0] == '-' && a[1] == '-') {
+      for (size_t i = 2; i < a.size() && a[i] != '='; ++i) {
+        if (a[i] == '-') a[i] = '_';
+      }
+    }
+    argv_normalized.push_back(a.data());
+  }
+  argv_normalized.push_back(nullptr);
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv_normalized.data());
   EnsureStdio();
 
   if (args.size() != 2 || (std::string(args[1]) != "tls" && std::string(args[1]) != "http")) {
