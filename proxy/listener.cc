@@ -56,6 +56,10 @@ absl::StatusOr<int> ListenOn(const std::string& address) {
     }
     host = address.substr(0, colon);
     port = address.substr(colon + 1);
+    if (host.find(':') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--listen=", address, ": write an IPv6 address in brackets, [ADDR]:PORT"));
+    }
   }
   uint32_t port_num = 0;
   if (!absl::SimpleAtoi(port, &port_num) || port_num > 65535) {

@@ -389,6 +389,10 @@ int LockdownChild(const ChildLockdown& spec) noexcept {
     // glibc refuses its two internal signals (32, 33) with EINVAL.
     if (sigaction(sig, &sa, nullptr) != 0 && errno != EINVAL) return -errno;
   }
+  // Except SIGPIPE, ignored: splice(2) into a socket whose peer has gone
+  // raises it, and the relay must see EPIPE and report, not die.
+  sa.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &sa, nullptr) != 0) return -errno;
   sigset_t none;
   sigemptyset(&none);
   if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return -errno;
