@@ -60,8 +60,8 @@ const SyscallPolicy& ChildPolicy() {
             {"mremap", {BitsWithin(3, MREMAP_MAYMOVE)}},
             {"mprotect", {BitsWithin(2, kRW)}},
             {"madvise", {Eq(2, MADV_DONTNEED)}}}},
-          {"runtime", "randomness, clocks (vDSO fallback), kernel-restarted calls",
-           {{"getrandom"}, {"clock_gettime"}, {"restart_syscall"}}},
+          {"runtime", "randomness, clocks (vDSO fallback), kernel-restarted calls, the handshake alarm",
+           {{"getrandom"}, {"clock_gettime"}, {"restart_syscall"}, {"alarm"}}},
           {"exit", "leave", {{"exit"}, {"exit_group"}}},
       },
       {

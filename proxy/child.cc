@@ -24,6 +24,8 @@ constexpr size_t kReadChunk = 16 * 1024;
 // After answering a refusal, how long to keep reading (and discarding) what
 // the client still sends, so close() does not turn the answer into a RST.
 constexpr int kLingerMs = 500;
+// Seconds past --handshake-timeout before the SIGALRM backstop fires.
+constexpr unsigned kAlarmGraceSeconds = 2;
 
 enum class ReadResult { kData, kEof, kTimeout, kError };
 
@@ -128,12 +130,17 @@ void Session::Refuse(Outcome outcome, const std::string& detail, uint16_t code,
 
 ChildReport Session::Run() {
   deadline_ = MonotonicMillis() + ctx_.handshake_timeout_ms;
+  // A backstop the kernel enforces even if a parser bug spins without ever
+  // returning to poll(): SIGALRM (default action: terminate) shortly after
+  // the deadline. The parent logs such a death as a security event.
+  alarm(static_cast<unsigned>(ctx_.handshake_timeout_ms / 1000 + kAlarmGraceSeconds));
   std::string rest;
   if (ctx_.accept_proxy && !ReadProxyHeader(&rest)) return report_;
   if (ctx_.accept_proxy) {
     SetField(report_.client, sizeof report_.client, EndpointSource(endpoints_));
   }
   if (!ReadHandshake(std::move(rest))) return report_;
+  alarm(0);  // the hostile-input phase is over; the relay has its idle timeout
   if (!Route()) return report_;
   ConnectAndRelay();
   return report_;

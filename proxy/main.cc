@@ -156,6 +156,10 @@ int main(int argc, char** argv) {
   config.child.handshake_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_handshake_timeout));
   config.child.idle_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_idle_timeout));
   config.drain_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_drain_timeout));
+  // The parse phase is bounded by the child's SIGALRM backstop; RLIMIT_CPU
+  // only bounds a runaway relay, so it must not cut long legitimate
+  // transfers (splice costs ~0.3 s of CPU per GiB).
+  config.child_limits.cpu_seconds = 3600;
 
   char* hosts_real = realpath(absl::GetFlag(FLAGS_hosts).c_str(), nullptr);
   if (hosts_real == nullptr) {
