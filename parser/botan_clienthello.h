@@ -21,7 +21,12 @@
 //   - a host_name followed by other entries: accepted, first name;
 //   - a zero-length host_name: refused; declared lengths past the end:
 //     refused; the same extension type twice: refused;
-//   - an embedded NUL is kept in the name (CanonicalHostname refuses it).
+//   - an embedded NUL is kept in the name (CanonicalHostname refuses it);
+//   - it mis-frames status_request (5): the request_extensions length is
+//     not bounded by the extension's size, so a status_request can swallow
+//     the extensions after it, server_name included; Botan then reports no
+//     server_name for a hello that has one (found by
+//     fuzz/sni_differential_fuzzer).
 // So Botan alone is not fail-closed; never route on its answer alone.
 #ifndef SALLYPORT_PARSER_BOTAN_CLIENTHELLO_H_
 #define SALLYPORT_PARSER_BOTAN_CLIENTHELLO_H_

@@ -66,7 +66,8 @@
 //     name type other than host_name, empty name
 //   Botan refuses the body (any exception)             decode_error (50)
 //   Botan and the strict walk disagree on the name     internal_error (80)
-//     (never seen; a guard against either being lax)
+//     (a guard: seen when Botan mis-frames an extension
+//     and misses server_name; see botan_clienthello.h)
 //   host_name fails CanonicalHostname (bad syntax,     unrecognized_name(112)
 //     IP literal); error() carries its message
 //   more than kMaxBufferedBytes buffered while still   internal_error (80)

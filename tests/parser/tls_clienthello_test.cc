@@ -633,6 +633,29 @@ TEST(BotanAdapter, ReportsPresenceSeparatelyFromTheName) {
   EXPECT_EQ(two->host_name, "b.test");
 }
 
+TEST(BotanAdapter, StatusRequestOverreadHidesServerNameAndTheGuardRefuses) {
+  // status_request: type ocsp, responder_id_list empty, request_extensions
+  // length 0x7f, which the extension (5 bytes) cannot hold. Botan reads the
+  // 0x7f bytes anyway, swallowing server_name that follows.
+  ClientHelloBuilder b;
+  b.Extension(5, std::string("\x01\x00\x00\x00\x7f", 5)).ServerName("hidden.test");
+  std::string body = b.Body();
+  // Pad with an unknown extension so that Botan's over-read of 0x7f bytes
+  // ends exactly at the end of the extensions block.
+  const std::string sr("\x01\x00\x00\x00\x7f", 5);
+  size_t rest = body.size() - (body.find(sr) + sr.size());
+  ASSERT_LT(rest + 4, 0x7fu);
+  b.Extension(0x1234, std::string(0x7f - rest - 4, 'p'));
+  body = b.Body();
+  auto botan = ParseClientHelloWithBotan(body);
+  ASSERT_TRUE(botan.ok()) << botan.status();
+  EXPECT_FALSE(botan->has_server_name);  // Botan missed it
+  auto extracted = ExtractServerName(body);
+  ASSERT_TRUE(extracted.ok());
+  EXPECT_EQ(*extracted, std::optional<std::string>("hidden.test"));
+  ExpectError(RunWhole(Stream(body)), TlsAlert::kInternalError, "disagree");
+}
+
 TEST(BotanAdapter, ExceptionsBecomeStatus) {
   auto r = ParseClientHelloWithBotan("short");
   ASSERT_FALSE(r.ok());
