@@ -115,12 +115,14 @@ inline constexpr int kChildBackendFds = 1;
 inline constexpr int kChildSpliceFds = 4;
 
 struct ChildLimits {
-  // RLIMIT_AS: 256 MiB of address space. The child is a fork of the acceptor
-  // (shared libraries, Botan, heap already mapped, ~20–60 MiB measured
-  // VmSize) and needs a few small buffers; this stops a parser bug from
-  // growing memory without bound. ASan reserves terabytes of shadow memory
-  // and cannot run under it: in sanitizer builds RLIMIT_AS is left alone.
-  rlim_t address_space = rlim_t{256} << 20;
+  // RLIMIT_AS: 128 MiB of address space. The child is a fork of the acceptor
+  // and inherits its mappings (libc, abseil, libseccomp: a locked child of
+  // lockdown_test measures VmSize 8.5 MiB; Botan adds ~6 MiB of text); it
+  // then needs a ClientHello buffer and two splice pipes. 128 MiB leaves
+  // >5x headroom and stops a parser bug from growing memory without bound.
+  // ASan reserves terabytes of shadow memory and cannot run under it: in
+  // sanitizer builds RLIMIT_AS is left alone.
+  rlim_t address_space = rlim_t{128} << 20;
   // RLIMIT_CPU seconds (soft; hard = soft + 1 → SIGXCPU then SIGKILL).
   // Counts relay time too (splice is system time); bounds a spinning child.
   rlim_t cpu_seconds = 5;
