@@ -24,7 +24,11 @@ bool IsTchar(char c) {
 }
 
 bool IsToken(absl::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), IsTchar);
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!IsTchar(c)) return false;
+  }
+  return true;
 }
 
 bool IsOws(char c) { return c == ' ' || c == '\t'; }
