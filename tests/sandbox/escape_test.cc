@@ -60,6 +60,7 @@ struct Results {
   int missing_route_code = -1;       // no such host
   int long_route_code = -1;          // 253-char name: routed
   char long_reply = 0;               // ... and connected (relative sun_path)
+  int private_route_code = -1;       // a 0700 tenant dir: lookup error
 };
 
 // Runs inside the locked child: only syscalls the child policy allows.
@@ -133,7 +134,10 @@ void Attempt(const char* abstract_name, size_t abstract_len,
   }
   r.missing_route_code = static_cast<int>(
       DecideRoute("missing.example", kTlsSocket, fs).status().code());
-  // 9. The longest host name still connects (relative sun_path).
+  // 9. A directory nobody may search: a lookup error, not "no such host".
+  r.private_route_code = static_cast<int>(
+      DecideRoute("private.example", kTlsSocket, fs).status().code());
+  // 10. The longest host name still connects (relative sun_path).
   absl::StatusOr<Route> long_route = DecideRoute(long_name, kTlsSocket, fs);
   r.long_route_code = static_cast<int>(long_route.status().code());
   if (long_route.ok()) {
@@ -180,6 +184,7 @@ TEST(EscapeTest, NothingOutsideTheSandboxIsReachable) {
   MakeDir(hosts.Sub("b.example"), kTenantB, 0755);
   MakeDir(hosts.Sub("swap.example"), kTenantB, 0755);
   MakeDir(hosts.Sub(long_name), kTenantA, 0755);
+  MakeDir(hosts.Sub("private.example"), kTenantA, 0700);
   FakeBackend a(kTenantA, {hosts.Sub("a.example/tls-socket"),
                            hosts.Sub(long_name + "/tls-socket")}, 'A');
   FakeBackend b(kTenantB, {hosts.Sub("b.example/tls-socket"),
@@ -277,6 +282,7 @@ TEST(EscapeTest, NothingOutsideTheSandboxIsReachable) {
   EXPECT_EQ(r.missing_route_code, static_cast<int>(absl::StatusCode::kNotFound));
   EXPECT_EQ(r.long_route_code, static_cast<int>(absl::StatusCode::kOk));
   EXPECT_EQ(r.long_reply, 'A');
+  EXPECT_EQ(r.private_route_code, static_cast<int>(absl::StatusCode::kUnavailable));
 
   close(abstract_fd);
   close(outside_fd);
