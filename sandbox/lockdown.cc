@@ -311,19 +311,29 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
   // Step 3: namespaces.
   if (root) {
     r.mode = LockdownMode::kRoot;
-  } else if (EnsureDumpable(), unshare(CLONE_NEWUSER) == 0) {
-    r.mode = LockdownMode::kUserNamespace;
-    r.user_ns = true;
-    s = WriteProcFile("/proc/self/setgroups", "deny");
-    if (s.ok()) s = WriteProcFile("/proc/self/uid_map",
-                                  absl::StrCat(target_uid, " ", target_uid, " 1\n"));
-    if (s.ok()) s = WriteProcFile("/proc/self/gid_map",
-                                  absl::StrCat(target_gid, " ", target_gid, " 1\n"));
-    if (!s.ok()) return s;
   } else {
-    int err = errno;
-    if (!HasEffectiveCap(CAP_SYS_CHROOT)) return NoUserNamespaces(err);
-    r.mode = LockdownMode::kCapabilities;
+    EnsureDumpable();
+    if (unshare(CLONE_NEWUSER) == 0) {
+      r.mode = LockdownMode::kUserNamespace;
+      r.user_ns = true;
+      // Unprivileged writers must deny setgroups before writing gid_map, and
+      // may map only their own ids. Mapping to themselves (not to 0) keeps
+      // the process non-root inside too.
+      s = WriteProcFile("/proc/self/setgroups", "deny");
+      if (s.ok()) {
+        s = WriteProcFile("/proc/self/uid_map",
+                          absl::StrCat(target_uid, " ", target_uid, " 1\n"));
+      }
+      if (s.ok()) {
+        s = WriteProcFile("/proc/self/gid_map",
+                          absl::StrCat(target_gid, " ", target_gid, " 1\n"));
+      }
+      if (!s.ok()) return s;
+    } else {
+      int err = errno;
+      if (!HasEffectiveCap(CAP_SYS_CHROOT)) return NoUserNamespaces(err);
+      r.mode = LockdownMode::kCapabilities;
+    }
   }
   s = EnterNamespaces(r);
   if (!s.ok()) return s;

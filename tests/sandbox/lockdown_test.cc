@@ -222,10 +222,15 @@ TEST_F(LockdownTest, ParentThenChildLockdownAsSeenFromProc) {
   ASSERT_TRUE(ReadAll(report.r, &mode, sizeof(mode)));
   ASSERT_EQ(ok, 1) << "parent lockdown failed: " << DescribeStatus(WaitStatus(parent));
   EXPECT_EQ(mode, static_cast<int>(LockdownMode::kRoot));
-  ChildHello from_parent, hello;
-  ASSERT_TRUE(ReadAll(report.r, &from_parent, sizeof(from_parent)));
-  ASSERT_TRUE(ReadAll(report.r, &hello, sizeof(hello)))
+  // P (pid of C) and C (pid 0: it may not call getpid) race to write.
+  ChildHello first, second;
+  ASSERT_TRUE(ReadAll(report.r, &first, sizeof(first)));
+  ASSERT_TRUE(ReadAll(report.r, &second, sizeof(second)))
       << "child died before reporting";
+  const ChildHello& from_parent = first.pid != 0 ? first : second;
+  const ChildHello& hello = first.pid != 0 ? second : first;
+  ASSERT_NE(from_parent.pid, 0);
+  ASSERT_EQ(hello.pid, 0);
   ASSERT_EQ(hello.lockdown_rc, 0);
   const pid_t child = from_parent.pid;
   const std::string proc = "/proc/" + std::to_string(child);
