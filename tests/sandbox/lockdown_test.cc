@@ -396,8 +396,23 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
     int mode = r.ok() ? static_cast<int>(r->mode) : -1;
     int userns = r.ok() && r->user_ns && r->net_ns ? 1 : 0;
     std::string why = r.ok() ? r->Describe() : std::string(r.status().message());
+    // A per-connection child locks down the same way in this mode.
+    int child_status = -1;
+    if (r.ok()) {
+      ChildLockdown spec;
+      spec.devnull_fd = r->devnull_fd;
+      spec.filter = &ChildFilter();
+      pid_t c = fork();
+      if (c == 0) {
+        if (LockdownChild(spec) != 0) _exit(1);
+        struct stat st;  // under both filters, inside the chroot
+        _exit(fstatat(AT_FDCWD, "/", &st, 0) == 0 ? 0 : 2);
+      }
+      if (c < 0 || waitpid(c, &child_status, 0) != c) child_status = -1;
+    }
     if (!WriteAll(report.w, &mode, sizeof(mode)) ||
         !WriteAll(report.w, &userns, sizeof(userns)) ||
+        !WriteAll(report.w, &child_status, sizeof(child_status)) ||
         !WriteAll(report.w, why.data(), why.size())) {
       return 2;
     }
@@ -409,12 +424,14 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
   });
   report.CloseWrite();
   hold.CloseRead();
-  int mode = -1, userns = 0;
+  int mode = -1, userns = 0, child_status = -1;
   ASSERT_TRUE(ReadAll(report.r, &mode, sizeof(mode)));
   ASSERT_TRUE(ReadAll(report.r, &userns, sizeof(userns)));
+  ASSERT_TRUE(ReadAll(report.r, &child_status, sizeof(child_status)));
   std::string why = ReadToEof(report.r);
   ASSERT_EQ(mode, static_cast<int>(LockdownMode::kUserNamespace)) << why;
   EXPECT_EQ(userns, 1);
+  EXPECT_EQ(DescribeStatus(child_status), "exit 0") << "child lockdown in this mode";
   EXPECT_THAT(why, HasSubstr("user namespace"));
 
   const std::string proc = "/proc/" + std::to_string(parent);
