@@ -27,7 +27,8 @@ namespace sallyport::sandbox {
 class CompiledFilter {
  public:
   // Sets PR_SET_NO_NEW_PRIVS (idempotent) and loads the program with one
-  // seccomp(SECCOMP_SET_MODE_FILTER) / prctl(PR_SET_SECCOMP) call.
+  // prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) call (the parent policy
+  // allows exactly these prctls, not the seccomp() syscall).
   // Returns 0, or -errno on failure (the caller must then _exit: fail
   // closed). Async-signal-safe; safe to call after fork().
   int Install() const noexcept;
