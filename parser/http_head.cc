@@ -119,6 +119,11 @@ Progress HttpHeadReader::Parse() {
     if (scan_ >= buffer_.size()) return Progress::kNeedMore;
     if (scan_ >= kMaxRequestHead) return TooLarge();
     char c = buffer_[scan_];
+    if (scan_ == 0 && c == '\x16') {
+      return Fail(400, absl::InvalidArgumentError(
+                           "TLS handshake on the plain-HTTP listener (a TLS "
+                           "client must use the TLS port)"));
+    }
     if (c == '\r') {
       if (scan_ + 1 >= buffer_.size()) return Progress::kNeedMore;
       if (scan_ + 1 >= kMaxRequestHead) return TooLarge();

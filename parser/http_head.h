@@ -66,7 +66,9 @@
 //                               without absolute-form); more than one Host
 //                               (even with the same value); a Host or
 //                               authority that is not a valid host name
-//                               (including an empty host, "Host: :80").
+//                               (including an empty host, "Host: :80");
+//                               a first byte of 0x16 (a TLS handshake record
+//                               sent to the plain-HTTP listener).
 //   404     NotFound            the routing host is an IP literal (v4,
 //                               all-numeric last label, or [v6]): no route.
 //   414     ResourceExhausted   cap reached before the request line's CRLF.

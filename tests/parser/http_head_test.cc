@@ -81,6 +81,11 @@ void ExpectError(absl::string_view in, int status,
   EXPECT_TRUE(r.hostname.empty());
 }
 
+template <size_t N>
+std::string Bytes(const char (&s)[N]) {
+  return std::string(s, N - 1);
+}
+
 std::string Get(absl::string_view fields) {
   return absl::StrCat("GET / HTTP/1.1\r\n", fields, "\r\n");
 }
@@ -277,6 +282,13 @@ TEST(HttpHead, BareCrLfAndNul) {
   ExpectError(Get(std::string("Host: a.exa\0mple\r\n", 18)), 400, "NUL");
   ExpectError(Get(std::string("X\0: v\r\nHost: a.example\r\n", 24)), 400,
               "NUL");
+}
+
+TEST(HttpHead, TlsOnThePlainPortIsNamed) {
+  ExpectError(Bytes("\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03"), 400,
+              "TLS handshake");
+  // Only as the very first byte.
+  ExpectError("\r\n\x16\x03\x01\r\n\r\n", 400, "request line");
 }
 
 TEST(HttpHead, FirstErrorInByteOrderWins) {
