@@ -106,9 +106,13 @@ def uid_of(user):
   return pwd.getpwnam(user).pw_uid
 
 
+# An interpreter other uids can execute (sys.executable may live under /root).
+USER_PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
 def run_as(uid, code, *args, cwd=None, timeout=TIMEOUT):
   """Runs a Python snippet as `uid` (gid = uid) and returns its stdout."""
-  r = subprocess.run([sys.executable, "-c", code, *args], cwd=cwd,
+  r = subprocess.run([USER_PYTHON, "-c", code, *args], cwd=cwd,
                      user=uid, group=uid, extra_groups=[],
                      capture_output=True, text=True, timeout=timeout)
   if r.returncode != 0:
@@ -246,7 +250,7 @@ def banner_backend(ws, host_dir, banner, uid=None, socket_name="tls-socket"):
   kw = {}
   if uid is not None:
     kw = dict(user=uid, group=uid, extra_groups=[])
-  p = ws.spawn([sys.executable, "-c", BANNER_SERVER, socket_name, banner],
+  p = ws.spawn([USER_PYTHON, "-c", BANNER_SERVER, socket_name, banner],
                cwd=host_dir, stdout=subprocess.PIPE, **kw)
   line = p.stdout.readline()
   if line.strip() != b"ready":
@@ -520,6 +524,8 @@ class Sallyport:
     rc = self.proc.wait(timeout=timeout)
     self._reader.join(timeout=5)
     self.proc.stderr.close()
+    if os.environ.get("SP_E2E_DUMP"):  # debugging aid: show the whole log
+      sys.stderr.write(self.stderr_text() + "\n")
     return rc
 
   def kill(self):
@@ -536,11 +542,15 @@ class Sallyport:
 def connect(port, host="127.0.0.1", source=None, timeout=TIMEOUT):
   family = socket.AF_INET6 if ":" in host else socket.AF_INET
   s = socket.socket(family, socket.SOCK_STREAM)
-  s.settimeout(timeout)
-  if source:
-    s.bind((source, 0))
-  s.connect((host, port))
-  s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+  try:
+    s.settimeout(timeout)
+    if source:
+      s.bind((source, 0))
+    s.connect((host, port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+  except BaseException:
+    s.close()
+    raise
   return s
 
 

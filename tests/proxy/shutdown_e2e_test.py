@@ -1,0 +1,121 @@
+"""Graceful shutdown end to end: on SIGTERM the listening socket closes at
+once, in-flight transfers complete byte-identical, and sallyport exits 0
+with a `stopped` line; with --drain-timeout a stuck transfer is killed and
+the exit is still 0."""
+
+import hashlib
+import os
+import signal
+import socket
+import threading
+import unittest
+
+import harness as h
+
+NAME = "app.example.test"
+SIZE = 50 * 1000 * 1000
+
+
+def download_handler(c):
+  buf = b""
+  while b"\r\n\r\n" not in buf:
+    b = c.sock.recv(1 << 16)
+    if not b:
+      return
+    buf += b
+  if buf.startswith(b"GET /stuck"):
+    h.Backend.record(c)  # says nothing, waits for EOF
+    return
+  c.sha = h.send_stream(c.sock, SIZE)
+  c.sock.shutdown(socket.SHUT_WR)
+  h.Backend.record(c)
+
+
+class ShutdownTest(unittest.TestCase):
+
+  def setUp(self):
+    self.ws = h.Workspace()
+    self.be = h.Backend(self.ws, os.path.join(self.ws.host_dir(NAME), "http-socket"),
+                        download_handler)
+
+  def tearDown(self):
+    self.ws.close()
+
+  def test_sigterm_closes_listener_and_drains_in_flight_transfers(self):
+    sp = h.Sallyport(self.ws, "http")
+    clients = []
+    for _ in range(2):
+      s = sp.connect(timeout=60)
+      s.sendall(f"GET /big HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+      hh = hashlib.sha256()
+      first = b""
+      while len(first) < 65536:  # the transfer is flowing ...
+        b = s.recv(65536 - len(first))
+        self.assertTrue(b)
+        first += b
+      hh.update(first)
+      clients.append((s, hh, len(first)))  # ... and now stalls: we stop reading
+    self.be.wait_conns(2)
+
+    sp.proc.send_signal(signal.SIGTERM)
+    draining = sp.wait_event("draining", 1)[0]
+    self.assertEqual(draining["in_flight"], 2)
+    with self.assertRaises(ConnectionRefusedError):
+      h.connect(sp.port, timeout=5)
+
+    results = [None, None]
+
+    def finish(i):
+      s, hh, n = clients[i]
+      buf = bytearray(1 << 20)
+      while True:
+        k = s.recv_into(buf)
+        if k == 0:
+          break
+        hh.update(memoryview(buf)[:k])
+        n += k
+      s.close()
+      results[i] = (n, hh.hexdigest())
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+    for t in threads:
+      t.start()
+    for t in threads:
+      t.join(60)
+    self.assertEqual(sp.proc.wait(timeout=60), 0)
+    self.assertEqual(sp.stop(), 0)
+    shas = sorted(c.sha for c in self.be.conns[:2])
+    self.assertEqual(sorted(r[1] for r in results), shas)
+    self.assertEqual([r[0] for r in results], [SIZE, SIZE])
+    stopped = sp.events("stopped")
+    self.assertEqual(len(stopped), 1)
+    self.assertEqual(stopped[0]["accepted"], 2)
+    conns = sp.events("connection", outcome="relayed")
+    self.assertEqual(len(conns), 2)
+    self.assertTrue(all(c["end"] == "exit 0" for c in conns))
+    self.assertEqual(sp.events("drain-timeout"), [])
+
+  def test_drain_timeout_kills_a_stuck_transfer_and_exits_0(self):
+    sp = h.Sallyport(self.ws, "http", "--drain-timeout=1s")
+    s = sp.connect(timeout=30)
+    s.sendall(f"GET /stuck HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+    self.be.wait_conns(1)
+    sp.proc.send_signal(signal.SIGTERM)
+    self.assertEqual(sp.proc.wait(timeout=20), 0)
+    self.assertEqual(sp.stop(), 0)
+    self.assertEqual(h.read_to_eof(s), b"")  # the relay is gone
+    s.close()
+    self.assertEqual(sp.events("drain-timeout")[0]["killing"], 1)
+    conn = sp.events("connection")[0]
+    self.assertEqual(conn["end"], "killed by SIGKILL")
+    self.assertEqual(sp.events("security"), [])  # our own kill is no crash
+    self.assertEqual(len(sp.events("stopped")), 1)
+
+  def test_sigint_when_idle_exits_0(self):
+    sp = h.Sallyport(self.ws, "http")
+    self.assertEqual(sp.stop(signal.SIGINT), 0)
+    self.assertEqual(len(sp.events("stopped")), 1)
+
+
+if __name__ == "__main__":
+  unittest.main()
