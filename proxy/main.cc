@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "policy/syscalls.h"
+#include "proxy/check.h"
 #include "proxy/log.h"
 #include "proxy/listener.h"
 #include "proxy/server.h"
@@ -104,6 +105,7 @@ int main(int argc, char** argv) {
       "routes TLS by SNI or HTTP/1.1 by Host to hosts/<name>/{tls,http}-socket\n"
       "usage: sallyport tls|http [--hosts=DIR] [--listen=ADDR:PORT] "
       "[--user=USER] [flags]\n"
+      "       sallyport check [--hosts=DIR]   lint hosts/, print the routes\n"
       "Flags may be spelled with dashes or underscores (--max-per-ip, "
       "--max_per_ip).\nSee sallyport --help and README.md.");
   // Flags are documented (and named in our own error messages) with dashes,
@@ -125,6 +127,11 @@ int main(int argc, char** argv) {
   std::vector<char*> args = absl::ParseCommandLine(argc, argv_normalized.data());
   EnsureStdio();
 
+  // `sallyport check`: an offline lint of --hosts; no listener, no
+  // lockdown, no backend is touched (proxy/check.h).
+  if (args.size() == 2 && std::string(args[1]) == "check") {
+    return sallyport::proxy::RunCheck(absl::GetFlag(FLAGS_hosts), stdout);
+  }
   if (args.size() != 2 || (std::string(args[1]) != "tls" && std::string(args[1]) != "http")) {
     return Fail("usage: sallyport tls|http [flags] (see --help)");
   }

@@ -1,0 +1,90 @@
+// proxy/check.h — `sallyport check`: lints a hosts directory and prints the
+// routing table the proxy would apply, without serving anything.
+//
+// Side of the trust boundary: an offline administrator/tenant tool. It runs
+// unconfined as whoever invokes it (no chroot, no privilege drop, no
+// namespaces), reads the directory with lstat/readlink only, and never
+// connects to a backend: a stale socket (no process listening) is therefore
+// not detected, and the proxy's SO_PEERCRED check is not re-done here.
+//
+// It applies the SAME rules as the proxy: each directory entry name goes
+// through parser::CanonicalHostname, and each (name, socket file) through
+// policy::DecideRoute with sandbox::FsLookup (the lookup the child uses),
+// evaluated with the current directory temporarily set to the hosts
+// directory, exactly as the child sees it after chroot. There is no second
+// copy of the rules here; this file only classifies DecideRoute's answers.
+//
+// Problems (exit status 1):
+//   - an entry whose name is not a canonical host name (invalid, an IP
+//     literal, or not in canonical form: upper case, trailing dot): no
+//     request can ever reach it (unless it is the target of a valid alias,
+//     then it is only a note);
+//   - an entry the ownership rules refuse for a socket file it has (wrong
+//     type, absolute or chained or dangling symlink, another uid's socket or
+//     marker, both PROXY markers, lookup errors);
+//   - a host with neither tls-socket nor http-socket;
+//   - a hosts directory writable by others or its group without the
+//     sticky bit (any tenant could rename another tenant's entry).
+// Notes (informational, exit status unaffected):
+//   - a route whose absolute socket path does not fit sun_path (108 bytes):
+//     sallyport handles it (chdir + relative connect), other tools may not;
+//   - a host directory not searchable by others or a socket not writable by
+//     others: the proxy's --user must then get access through a group;
+//   - a hosts directory not owned by root.
+//
+// Errors: RunCheck returns 2 (and prints why) when the hosts directory
+// cannot be opened or read.
+#ifndef SALLYPORT_PROXY_CHECK_H_
+#define SALLYPORT_PROXY_CHECK_H_
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "policy/ownership.h"
+
+namespace sallyport::proxy {
+
+struct CheckFinding {
+  std::string entry;    // the hosts/ entry concerned ("" for hosts/ itself)
+  std::string message;  // why, in one line
+};
+
+struct CheckRoute {
+  std::string name;         // hosts/<name> as requested (canonical)
+  std::string socket_file;  // policy::kTlsSocket or policy::kHttpSocket
+  policy::Route route;      // what DecideRoute answered
+};
+
+struct CheckReport {
+  std::string hosts_dir;  // absolute (realpath)
+  mode_t hosts_mode = 0;  // permission bits incl. sticky/setgid
+  uid_t hosts_uid = 0;
+  gid_t hosts_gid = 0;
+  std::vector<CheckRoute> routes;  // sorted by socket file, then name
+  std::vector<CheckFinding> problems;
+  std::vector<CheckFinding> notes;
+  bool ok() const { return problems.empty(); }
+};
+
+// Lints `hosts_dir`. Changes the current directory into it while looking up
+// and restores it before returning (also on error). Errors: the directory
+// cannot be resolved, opened or listed, or the current directory cannot be
+// restored (then the process must not continue relying on it).
+absl::StatusOr<CheckReport> CheckHostsDir(const std::string& hosts_dir);
+
+// The human-readable report: hosts/ summary, one routing table per socket
+// file (name → socket → owner, PROXY mode), problems, notes, a summary line.
+std::string FormatCheckReport(const CheckReport& report);
+
+// `sallyport check`: runs CheckHostsDir, prints the report to `out` (errors
+// to stderr), returns the exit status: 0 no problem, 1 problems found,
+// 2 the directory could not be checked.
+int RunCheck(const std::string& hosts_dir, FILE* out);
+
+}  // namespace sallyport::proxy
+
+#endif  // SALLYPORT_PROXY_CHECK_H_
