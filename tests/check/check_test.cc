@@ -74,7 +74,9 @@ class CheckTest : public ::testing::Test {
     close(cwd);
     EXPECT_EQ(chmod(full.c_str(), 0666), 0);
     Own(rel, uid);
-    if (listen_too) EXPECT_EQ(listen(fd, 8), 0);
+    if (listen_too) {
+      EXPECT_EQ(listen(fd, 8), 0);
+    }
     listeners_.push_back(fd);
     return fd;
   }
