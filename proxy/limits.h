@@ -46,7 +46,11 @@ inline constexpr size_t kMaxTrackedSources = 65536;
 
 class Limits {
  public:
-  explicit Limits(const LimitsConfig& config) : config_(config) {}
+  explicit Limits(const LimitsConfig& config) : config_(config) {
+    // A bucket that holds less than one token admits nothing, ever (e.g.
+    // --rate-per-ip=0.25 gave a burst of 0.5): it always holds at least one.
+    if (!(config_.burst_per_source >= 1)) config_.burst_per_source = 1;
+  }
 
   // Decides on a new connection from `source` (an address string) at time
   // `now`. On kAdmit the connection is counted until Release().
