@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
@@ -62,6 +63,8 @@ const SyscallPolicy& ChildPolicy() {
             {"madvise", {Eq(2, MADV_DONTNEED)}}}},
           {"runtime", "randomness, clocks (vDSO fallback), kernel-restarted calls, the handshake alarm",
            {{"getrandom"}, {"clock_gettime"}, {"restart_syscall"}, {"alarm"}}},
+          {"once", "pthread_once/std::call_once wake waiters after a first-use init (Botan error paths); private wake only",
+           {{"futex", {Eq(1, FUTEX_WAKE_PRIVATE)}}}},
           {"exit", "leave", {{"exit"}, {"exit_group"}}},
       },
       {

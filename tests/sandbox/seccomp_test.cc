@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -191,6 +192,10 @@ const Op kChildForbidden[] = {
     {"getpid", [] { return syscall(SYS_getpid); }},
     {"clock_nanosleep", [] { struct timespec t = {0, 0}; return syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, &t, nullptr); }},
     {"prlimit64", [] { return syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, nullptr); }},
+    // futex: only FUTEX_WAKE_PRIVATE is allowed. A wait on a mismatching
+    // value and a shared wake both return at once without a filter.
+    {"futex_wait_private", [] { static int w = 0; return syscall(SYS_futex, &w, FUTEX_WAIT_PRIVATE, 1, nullptr, nullptr, 0); }},
+    {"futex_wake_shared", [] { static int w = 0; return syscall(SYS_futex, &w, FUTEX_WAKE, 1, nullptr, nullptr, 0); }},
 };
 
 class ChildForbidden : public ::testing::TestWithParam<Op> {};
@@ -366,6 +371,8 @@ class RelayFixture {
     struct timespec ts;
     if (syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) != 0) return 5;
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 6;
+    static int once_word = 0;  // what pthread_once does after a first-use init
+    if (syscall(SYS_futex, &once_word, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0) != 0) return 28;
     // 3. ownership checks: stat / lstat (newfstatat), readlink, readlinkat.
     struct stat st;
     if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return 7;
