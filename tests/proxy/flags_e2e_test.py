@@ -95,6 +95,28 @@ class FlagsTest(unittest.TestCase):
     self.assertEqual(h.exchange(port, h.client_hello("a.example.test")), b"fd0\n")
     self.assertEqual(sp.stop(), 0)
 
+  def test_text_log_lines(self):
+    h.Backend(self.ws, os.path.join(self.ws.host_dir("a.example.test"), "tls-socket"),
+              h.Backend.greet("text"))
+    sp = h.Sallyport(self.ws, "tls", log_format="text")
+    self.assertEqual(h.exchange(sp.port, h.client_hello("a.example.test") + b"xyz"),
+                     b"text\n")
+    h.exchange(sp.port, h.client_hello("nope.example.test"))
+    sp.wait_event("connection", 2)
+    self.assertEqual(sp.stop(), 0)
+    lines = sp.lines
+    self.assertRegex(lines[0], r"^\S+Z started proto=")
+    conn = [l for l in lines if " connection " in l]
+    self.assertEqual(len(conn), 2, lines)
+    self.assertRegex(conn[0], r" connection proto=\S+ client=\S+ host=\S*a\.example\.test\S* "
+                     r"outcome=\S*relayed.* bytes_up=\d+ bytes_down=5 .*end=")
+    rec = sp.events("connection")[0]
+    self.assertEqual((rec["host"], rec["outcome"], rec["end"]),
+                     ("a.example.test", "relayed", "exit 0"))
+    self.assertEqual(rec["bytes_up"], len(h.client_hello("a.example.test")) + 3)
+    self.assertEqual(sp.events("connection")[1]["outcome"], "no-route")
+    self.assertRegex(lines[-1], r" stopped ")
+
   def test_inherited_socket_and_listen_is_ambiguous(self):
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))

@@ -396,11 +396,44 @@ def free_port(family=socket.AF_INET, host="127.0.0.1"):
   return port
 
 
+_TEXT_FIELD = re.compile(r'([A-Za-z_]+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def parse_text_line(line):
+  """A text log line "TIME EVENT k=v k="q" ..." as a dict (like the JSON
+  form: numbers as int/float, quoted strings unescaped), or None."""
+  parts = line.split(" ", 2)
+  if len(parts) < 2 or not re.match(r"\d{4}-\d\d-\d\dT", parts[0]):
+    return None
+  rec = {"time": parts[0], "event": parts[1]}
+  rest = parts[2] if len(parts) > 2 else ""
+  pos = 0
+  for m in _TEXT_FIELD.finditer(rest):
+    if rest[pos:m.start()].strip():
+      return None  # something that is not a field
+    pos = m.end()
+    k, v = m.group(1), m.group(2)
+    if v.startswith('"'):
+      v = re.sub(r"\\(.)", r"\1", v[1:-1])
+    else:
+      try:
+        v = int(v)
+      except ValueError:
+        try:
+          v = float(v)
+        except ValueError:
+          pass
+    rec[k] = v
+  if rest[pos:].strip():
+    return None
+  return rec
+
+
 class Sallyport:
   """The binary under test, with its JSON log lines parsed as they arrive."""
 
   def __init__(self, ws, proto, *flags, listen="127.0.0.1", user="nobody",
-               stdin=None, wait_started=True):
+               stdin=None, wait_started=True, log_format="json"):
     self.ws = ws
     self.proto = proto
     self.lines = []     # raw stderr lines
@@ -410,7 +443,7 @@ class Sallyport:
     self.host = listen
     family = socket.AF_INET6 if listen and ":" in listen else socket.AF_INET
     for attempt in range(5):
-      args = [binary(), proto, f"--hosts={ws.hosts}", "--log-format=json"]
+      args = [binary(), proto, f"--hosts={ws.hosts}", f"--log-format={log_format}"]
       if user:
         args.append(f"--user={user}")
       if listen:
@@ -446,6 +479,8 @@ class Sallyport:
           rec = json.loads(line)
         except ValueError:
           rec = None
+      else:
+        rec = parse_text_line(line)
       with self._cond:
         self.lines.append(line)
         if rec is not None:
@@ -591,12 +626,20 @@ def exchange(port, data, host="127.0.0.1", source=None, timeout=TIMEOUT):
     s.close()
 
 
-def client_hello(sni, extensions=b"", record_version=b"\x03\x01"):
-  """A minimal TLS 1.2-style ClientHello record (one record) with SNI."""
+def fragment(record, size):
+  """Re-cuts a one-record handshake into records of at most `size` bytes."""
+  hs = record[5:]
+  return b"".join(record[:3] + struct.pack(">H", len(hs[i:i + size])) + hs[i:i + size]
+                  for i in range(0, len(hs), size))
+
+
+def client_hello(sni, extensions=b"", record_version=b"\x03\x01", before=b""):
+  """A minimal TLS 1.2-style ClientHello record (one record) with SNI;
+  `before` are extensions placed ahead of server_name, `extensions` after."""
   body = b"\x03\x03" + os.urandom(32) + b"\x00"
   ciphers = b"\x13\x01\xc0\x2f\xc0\x2b"
   body += struct.pack(">H", len(ciphers)) + ciphers + b"\x01\x00"
-  exts = b""
+  exts = before
   if sni is not None:
     name = sni.encode()
     entry = b"\x00" + struct.pack(">H", len(name)) + name

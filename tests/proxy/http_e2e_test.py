@@ -2,6 +2,7 @@
 HTTP backends on hosts/<name>/http-socket; every refusal is the documented
 status with Connection: close and a one-line body."""
 
+import json
 import os
 import socket
 import subprocess
@@ -127,6 +128,26 @@ class HttpTest(unittest.TestCase):
       with self.subTest(host=host):
         self.assert_refusal(
             self.raw(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()), 404)
+
+  def test_malformed_hosts_are_400(self):
+    # ":80" once reached a socket at the top of the hosts dir (httpdir)
+    for host in (":80", "..", ".", "a.example.test/../b.example.test", "a b",
+                 "a..example.test", "-a.example.test", "a.example.test:x"):
+      with self.subTest(host=host):
+        self.assert_refusal(
+            self.raw(f"GET / HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()), 400)
+
+  def test_hostile_bytes_keep_log_lines_one_printable_json_line(self):
+    before = len(self.sp.lines)
+    n = len(self.sp.events("connection"))
+    for junk in (b"GET / HTTP/1.1\r\nHost: \x1b[31mred\xff\r\n\r\n",
+                 b"\x00\x01\x02 \"quoted\\\" \n\n",
+                 b"GET /\x7f HTTP/1.1\r\nHost: a\r\n\r\n"):
+      h.exchange(self.sp.port, junk)
+    self.sp.wait_event("connection", n + 3)
+    for line in self.sp.lines[before:]:
+      self.assertTrue(all(0x20 <= ord(ch) < 0x7f for ch in line), repr(line))
+      json.loads(line)
 
   def test_head_over_16k_is_431(self):
     big = b"GET / HTTP/1.1\r\nHost: " + A.encode() + b"\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n"

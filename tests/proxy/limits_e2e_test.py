@@ -82,6 +82,44 @@ class PerIpTest(unittest.TestCase):
         s.close()
 
 
+class RateAndGlobalCapTest(unittest.TestCase):
+
+  def test_rate_per_ip_refuses_a_burst_and_a_low_rate_still_admits(self):
+    ws = h.Workspace()
+    try:
+      serve_hosts(ws)
+      # 0.25/s: a bucket of one token (a burst below one used to admit nothing)
+      sp = h.Sallyport(ws, "tls", "--rate-per-ip=0.25")
+      hello = h.client_hello(NAME)
+      self.assertEqual(h.exchange(sp.port, hello), b"tls-ok\n")
+      self.assertEqual(h.exchange(sp.port, hello), h.alert_record(h.ALERT_INTERNAL_ERROR))
+      self.assertEqual(sp.wait_event("refused", 1)[0]["reason"], "over --rate-per-ip")
+      self.assertEqual(h.exchange(sp.port, hello, source="127.0.0.2"), b"tls-ok\n")
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
+
+  def test_max_connections_counts_every_source(self):
+    ws = h.Workspace()
+    try:
+      serve_hosts(ws)
+      sp = h.Sallyport(ws, "http", "--max-connections=2")
+      held = [sp.connect(source="127.0.0.2"), sp.connect(source="127.0.0.3")]
+      h.wait_until(lambda: len(sp.children()) == 2, what="two live children")
+      req = f"GET / HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode()
+      code, _, _ = h.parse_http_response(h.exchange(sp.port, req, source="127.0.0.4"))
+      self.assertEqual(code, 503)
+      self.assertEqual(sp.wait_event("refused", 1)[0]["reason"], "over --max-connections")
+      for s in held:
+        s.close()
+      h.wait_until(lambda: not sp.children(), what="held children gone")
+      code, _, _ = h.parse_http_response(h.exchange(sp.port, req, source="127.0.0.4"))
+      self.assertEqual(code, 200)
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
+
+
 class SilentClientsTest(unittest.TestCase):
 
   def test_500_silent_clients_do_not_block_a_real_one(self):

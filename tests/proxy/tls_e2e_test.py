@@ -187,7 +187,7 @@ class ReplayTest(unittest.TestCase):
     data = next(c[2] for c in self.captures if c[0] == "chromium-2")
     data = data.replace(b"chromium.example.test", b"segments.example.test")
     be = self.segments
-    before = 0
+    before = len(be.conns)
     s = self.sp.connect()
     for i in range(0, len(data), 97):  # 20 writes: the parser reassembles
       s.sendall(data[i:i + 97])
@@ -208,6 +208,19 @@ class ReplayTest(unittest.TestCase):
     conn = self.ok.wait_conns(before + 1)[before]
     self.assertTrue(conn.done.wait(h.TIMEOUT))
     self.assertEqual(bytes(conn.received), hello + b"\x17\x03\x03\x00\x01X")
+
+  def test_sni_in_the_third_record_routes(self):
+    # a 1400-byte padding extension ahead of server_name, cut at 512 bytes:
+    # the name lies in the third record (peers have routed these to a default)
+    pad = struct.pack(">HH", 21, 1400) + b"\x00" * 1400
+    hello = h.client_hello("segments.example.test", before=pad)
+    data = h.fragment(hello, 512)
+    self.assertGreater(data.index(b"segments.example.test"), 2 * (512 + 5))
+    before = len(self.segments.conns)
+    self.assertEqual(h.exchange(self.sp.port, data), b"")
+    conn = self.segments.wait_conns(before + 1)[before]
+    self.assertTrue(conn.done.wait(h.TIMEOUT))
+    self.assertEqual(bytes(conn.received), data)
 
   def test_unknown_host_gets_unrecognized_name(self):
     reply = h.exchange(self.sp.port, h.client_hello("nobody-here.example.test"))
@@ -246,6 +259,45 @@ class ReplayTest(unittest.TestCase):
     rec = self.sp.wait_connection(host="dead.example.test")
     self.assertEqual(rec["outcome"], "backend-down")
     self.assertIn("Connection refused", rec["detail"])
+
+
+class TimeoutsTest(unittest.TestCase):
+
+  def test_handshake_timeout_closes_without_alert(self):
+    ws = h.Workspace()
+    try:
+      be = h.Backend(ws, os.path.join(ws.host_dir(A), "tls-socket"))
+      sp = h.Sallyport(ws, "tls", "--handshake-timeout=1s")
+      s = sp.connect()
+      s.sendall(h.client_hello(A)[:40])  # part of the hello, then silence
+      self.assertEqual(h.read_to_eof(s), b"")
+      s.close()
+      rec = sp.wait_connection()
+      self.assertEqual(rec["outcome"], "handshake-timeout")
+      self.assertNotIn("alert", rec)
+      self.assertEqual(be.conns, [])
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
+
+  def test_idle_relay_is_closed_after_idle_timeout(self):
+    ws = h.Workspace()
+    try:
+      be = h.Backend(ws, os.path.join(ws.host_dir(A), "tls-socket"))
+      sp = h.Sallyport(ws, "tls", "--idle-timeout=1s")
+      s = sp.connect()
+      hello = h.client_hello(A)
+      s.sendall(hello)  # routed; then neither side says anything
+      self.assertEqual(h.read_to_eof(s), b"")
+      s.close()
+      rec = sp.wait_connection()
+      self.assertEqual(rec["outcome"], "idle-timeout")
+      conn = be.wait_conns(1)[0]
+      self.assertTrue(conn.done.wait(h.TIMEOUT))  # the backend saw the close too
+      self.assertEqual(bytes(conn.received), hello)
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
 
 
 if __name__ == "__main__":
