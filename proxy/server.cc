@@ -179,6 +179,14 @@ void Server::AcceptSome() {
     }
     Peer peer = DescribePeer(fd, ss);
     Admission a = limits_.Admit(peer.address, MonoSeconds());
+    if (a == Admission::kSourceCap || a == Admission::kGlobalCap) {
+      // Children that ended while this batch was being accepted are still
+      // counted until reaped: a client making quick sequential connections
+      // was refused "over --max-per-ip" with far fewer than that open.
+      // Reap, then decide again (a refused Admit consumed nothing).
+      ReapChildren();
+      a = limits_.Admit(peer.address, MonoSeconds());
+    }
     if (a != Admission::kAdmit) {
       Refuse(fd, peer, AdmissionName(a));
       continue;
