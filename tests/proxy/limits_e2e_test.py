@@ -7,6 +7,7 @@ source."""
 import os
 import signal
 import socket
+import threading
 import unittest
 
 import harness as h
@@ -80,6 +81,36 @@ class PerIpTest(unittest.TestCase):
     finally:
       for s in held:
         s.close()
+
+
+class QuickSequentialClientsTest(unittest.TestCase):
+
+  def test_ended_connections_do_not_count_against_max_per_ip(self):
+    # 4 clients, each strictly sequential: never more than 4 open at once,
+    # so --max-per-ip=8 must never refuse (ended-but-unreaped children used
+    # to count as live: up to 15% of these were refused).
+    ws = h.Workspace()
+    try:
+      serve_hosts(ws)
+      sp = h.Sallyport(ws, "tls", "--max-per-ip=8")
+      hello = h.client_hello(NAME)
+      answers = []
+
+      def loop():
+        for _ in range(200):
+          answers.append(h.exchange(sp.port, hello))
+
+      threads = [threading.Thread(target=loop) for _ in range(4)]
+      for t in threads:
+        t.start()
+      for t in threads:
+        t.join(120)
+      self.assertEqual(len(answers), 800)
+      self.assertEqual(sp.events("refused")[:3], [])
+      self.assertEqual(answers.count(b"tls-ok\n"), 800)
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
 
 
 class RateAndGlobalCapTest(unittest.TestCase):

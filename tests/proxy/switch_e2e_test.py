@@ -65,7 +65,10 @@ class SwitchTest(unittest.TestCase):
 
       self.assertGreaterEqual(len(results), 300)
       bad = [a for _, a in results if a not in ("v1\n", "v2\n")]
-      self.assertEqual(bad, [], f"{len(bad)} of {len(results)} connections failed")
+      odd = [r for r in sp.records if r.get("event") not in ("started", "connection") or
+             r.get("outcome", "relayed") != "relayed"]
+      self.assertEqual(bad, [], f"{len(bad)} of {len(results)} connections failed; "
+                       f"log: {odd[:5]}")
       before = [a for t, a in results if t < switched_at[0]]
       after = [a for t, a in results if t >= switched_at[0]]
       self.assertIn("v1\n", before)  # the load really straddled the switch
