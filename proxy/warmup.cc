@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "parser/botan_clienthello.h"
 #include "parser/http_head.h"
 #include "parser/proxy_protocol.h"
 #include "parser/tls_clienthello.h"
@@ -59,6 +60,11 @@ std::string SyntheticClientHello(const std::string& name) {
 
 absl::Status WarmUpParsers() {
   const std::string name = "warm-up.sallyport.invalid";
+  // Botan directly, once accepting and once throwing: the first C++ throw
+  // and unwind initialise libgcc's unwinder, which children then inherit.
+  if (!parser::WarmUpBotanClientHello()) {
+    return absl::InternalError("Botan ClientHello warm-up failed");
+  }
   parser::ClientHelloReader tls;
   tls.Feed(SyntheticClientHello(name));
   if (tls.progress() != parser::Progress::kDone || !tls.hostname() ||
