@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# bench/run.sh [--smoke] — sallyport against HAProxy, nginx (stream + http),
+# sniproxy, socat and the direct limit, all on this machine (127.0.0.1).
+#
+#   bench/run.sh            full run (~8 min), rewrites bench/RESULTS.md
+#   bench/run.sh --smoke    whole pipeline with tiny sizes (< 30 s once built),
+#                           writes /tmp/sallyport-bench-smoke.md; exit 1 if any
+#                           stage breaks
+# Extra arguments go to bench/bench.py (--rounds=N, --seconds=S, --out=FILE).
+# Needs root. Installs its peers from Debian packages (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ $(id -u) != 0 ]]; then
+  echo "bench/run.sh: run as root (sallyport --user=nobody, PSS of other users)" >&2
+  exit 2
+fi
+
+# Peers, from Debian packages; only when something is missing.
+pkgs=(haproxy nginx libnginx-mod-stream sniproxy socat linux-perf)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bench: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null ||
+    { apt-get -o DPkg::Lock::Timeout=300 update -qq &&
+      apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null; }
+fi
+# Debian starts the packaged services on install; the benchmark runs its own
+# instances on their own ports and leaves the system ones as they are.
+
+log=$(mktemp /tmp/sallyport-bench-build.XXXXXX)
+if ! bazel build //bench:loadgen //bench:backend //proxy:sallyport >"$log" 2>&1; then
+  tail -30 "$log" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+exec python3 bench/bench.py "$@"
