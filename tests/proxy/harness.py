@@ -433,7 +433,7 @@ class Sallyport:
   """The binary under test, with its JSON log lines parsed as they arrive."""
 
   def __init__(self, ws, proto, *flags, listen="127.0.0.1", user="nobody",
-               stdin=None, wait_started=True, log_format="json"):
+               stdin=None, wait_started=True, log_format="json", wrapper=()):
     self.ws = ws
     self.proto = proto
     self.lines = []     # raw stderr lines
@@ -443,7 +443,9 @@ class Sallyport:
     self.host = listen
     family = socket.AF_INET6 if listen and ":" in listen else socket.AF_INET
     for attempt in range(5):
-      args = [binary(), proto, f"--hosts={ws.hosts}", f"--log-format={log_format}"]
+      # `wrapper` execs the binary (e.g. prlimit --nofile=N --): same pid.
+      args = list(wrapper) + [binary(), proto, f"--hosts={ws.hosts}",
+                              f"--log-format={log_format}"]
       if user:
         args.append(f"--user={user}")
       if listen:
