@@ -23,6 +23,11 @@ def download_handler(c):
     if not b:
       return
     buf += b
+  if buf.startswith(b"GET /x"):  # a small answer
+    c.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    c.sock.shutdown(socket.SHUT_WR)
+    h.Backend.record(c)
+    return
   if buf.startswith(b"GET /stuck"):
     h.Backend.record(c)  # says nothing, waits for EOF
     return
@@ -94,6 +99,43 @@ class ShutdownTest(unittest.TestCase):
     self.assertEqual(len(conns), 2)
     self.assertTrue(all(c["end"] == "exit 0" for c in conns))
     self.assertEqual(sp.events("drain-timeout"), [])
+
+  def test_upgrade_hands_the_socket_over_and_refuses_nothing(self):
+    """Old and new instance share one listening socket (as systemd hands it
+    over): while the old one drains, the new one serves every connection."""
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    lst.listen(128)
+    port = lst.getsockname()[1]
+    old = h.Sallyport(self.ws, "http", listen=None, stdin=lst)
+    s = h.connect(port, timeout=60)
+    s.sendall(f"GET /big HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+    hh = hashlib.sha256()
+    first = s.recv(65536)
+    self.assertTrue(first)
+    hh.update(first)
+    new = h.Sallyport(self.ws, "http", listen=None, stdin=lst)
+    lst.close()  # the two instances hold the only copies
+    old.proc.send_signal(signal.SIGTERM)
+    old.wait_event("draining")
+    statuses = []
+    for i in range(50):
+      raw = h.exchange(port, f"GET /x{i} HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+      statuses.append(raw.split(b" ", 2)[1] if raw else b"nothing")
+    n = len(first)
+    while True:  # the old instance's transfer completes
+      b = s.recv(1 << 20)
+      if not b:
+        break
+      hh.update(b)
+      n += len(b)
+    s.close()
+    self.assertEqual(old.proc.wait(timeout=60), 0)
+    self.assertEqual(n, SIZE)
+    self.assertEqual(hh.hexdigest(), self.be.conns[0].sha)
+    self.assertEqual(statuses, [b"200"] * 50)
+    self.assertEqual(len(new.wait_event("connection", 50, outcome="relayed")), 50)
+    self.assertEqual(new.stop(), 0)
 
   def test_drain_timeout_kills_a_stuck_transfer_and_exits_0(self):
     sp = h.Sallyport(self.ws, "http", "--drain-timeout=1s")
