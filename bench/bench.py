@@ -29,7 +29,8 @@ ROOT = os.path.dirname(HERE)
 BIN = os.path.join(ROOT, "bazel-bin")
 LOADGEN = os.path.join(BIN, "bench", "loadgen")
 BACKEND = os.path.join(BIN, "bench", "backend")
-SALLYPORT = os.path.join(BIN, "proxy", "sallyport")
+SALLYPORT = os.path.join(BIN, "proxy", "sallyport")  # --sallyport=PATH overrides
+FORKCOST = os.path.join(BIN, "bench", "forkcost")
 HELLOS = os.path.join(ROOT, "tests", "parser", "testdata", "clienthellos")
 BASE_HELLO = "openssl-tls13"  # real capture, 260 bytes, SNI below
 TLS_NAME = "openssl-tls13.example.test"
@@ -451,16 +452,31 @@ class Bench:
                           "--", "sleep", str(self.seconds + 1)],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(0.3)
-    self.short("sallyport", "tls", 32)
+    self.profile_run = self.short("sallyport", "tls", 32)
     p.wait(timeout=60)
-    rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--comm", "sallyport",
-                          "--sort", "sym", "--stdio", "-g", "none", "--percent-limit", "1.2"],
-                         capture_output=True, text=True, timeout=120)
-    lines = [l for l in rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    comm = os.path.basename(SALLYPORT)[:15]
     total = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "comm",
                             "--stdio", "-g", "none"], capture_output=True, text=True, timeout=120)
     comms = [l for l in total.stdout.splitlines() if l.strip() and not l.startswith("#")]
-    return lines[:25], comms[:8]
+    share = None
+    for l in comms:
+      if l.split()[-1] == comm:
+        share = float(l.split()[0].rstrip("%"))
+    rep = subprocess.run(["perf", "report", "-i", data, "--children", "--comm", comm,
+                          "--sort", "sym", "--stdio", "-g", "none"],
+                         capture_output=True, text=True, timeout=120)
+    with open(os.path.join(self.work, "perf-children.txt"), "w") as f:
+      f.write(rep.stdout)
+    incl = {}
+    for l in rep.stdout.splitlines():
+      m = re.match(r"\s*([\d.]+)%\s+([\d.]+)%\s+\[[.k]\]\s+(.*\S)", l)
+      if m:
+        incl.setdefault(m.group(3), float(m.group(1)))
+    self_rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--comm", comm,
+                               "--sort", "sym", "--stdio", "-g", "none", "--percent-limit", "0.5"],
+                              capture_output=True, text=True, timeout=120)
+    hot = [l for l in self_rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    return {"share": share, "incl": incl, "hot": hot[:15], "comms": comms[:6]}
 
   # the run --------------------------------------------------------------------------
   def run(self):
@@ -495,6 +511,17 @@ class Bench:
       for peer in PEERS:
         R.setdefault(("mem", peer), []).append(self.memory(peer))
     self.procs.check_alive()
+    log("fork floor: fork+exit+wait of a small image vs one with sallyport's libraries")
+    libs = [l.split("=>")[1].split()[0] for l in sh(f"ldd {SALLYPORT}").splitlines()
+            if "=>" in l and "/" in l.split("=>")[1]]
+    env = dict(os.environ, LD_PRELOAD=":".join(libs))
+    n = "300" if self.smoke else "3000"
+    for rnd in range(max(1, min(self.rounds, 3))):
+      R.setdefault(("fork", "small"), []).append(json.loads(run([FORKCOST, n])))
+      R.setdefault(("fork", "sallyport-libs"), []).append(
+          json.loads(subprocess.run([FORKCOST, n], env=env, capture_output=True, text=True,
+                                    check=True).stdout))
+    self.nlibs = len(libs)
     # sallyport parent vs children CPU, over everything so far
     own, reaped = cpu_split(self.procs.procs["sallyport"].pid)
     self.sp_split = (own, reaped)
@@ -744,17 +771,68 @@ def report(b, path):
     add(f"Over the whole run the TLS instance served {n:,} connections: parent "
         f"(accept, fork, reap, log) {own * 1e6 / n:.0f} µs CPU per connection, "
         f"children (lockdown, parse, route, relay, exit) {reaped * 1e6 / n:.0f} µs.")
+  fs = [x["fork_exit_wait_us"] for x in R[("fork", "small")]]
+  fl = [x["fork_exit_wait_us"] for x in R[("fork", "sallyport-libs")]]
+  add("")
+  add(f"Fork floor (`//bench:forkcost`, fork + `_exit(0)` + waitpid in a loop): a small "
+      f"dynamic image ({R[('fork', 'small')][0]['maps']} mappings) {rng(fs, '{:.0f}')} µs; the "
+      f"same with sallyport's {b.nlibs} shared objects preloaded "
+      f"({R[('fork', 'sallyport-libs')][0]['maps']} mappings) {rng(fl, '{:.0f}')} µs. "
+      f"HAProxy spends {rng([x['cpu_us'] for x in R[('short', 'tls', 32, 'haproxy')]], '{:.0f}')} "
+      "µs of CPU on a whole TLS connection.")
   if b.perf:
-    lines, comms = b.perf
+    P = b.perf
+    cpu = b.profile_run.get("cpu_us") or 0
     add("")
-    add("`perf record -e cpu-clock -a -g` during one sallyport TLS c32 run; CPU share "
-        "by command, then the hottest symbols in processes named sallyport "
-        "(parent and children; kernel symbols included):")
+    add(f"`perf record -e cpu-clock -a -g` during one sallyport TLS c32 run "
+        f"({b.profile_run['rate']:.0f} conn/s, {cpu:.0f} µs CPU/conn); processes named "
+        f"sallyport (parent and children) took {P['share']}% of all samples. Inclusive "
+        "share of sallyport's samples by kernel/user entry point (call-graph children; "
+        "entries overlap where one calls another):")
+    add("")
+    add("| cost | symbol | share of sallyport CPU | ≈ µs/conn |")
+    add("|---|---|---|---|")
+    cats = [("fork (copy mm: VMAs, page tables)", "kernel_clone"),
+            ("  of which dup_mmap", "dup_mmap"),
+            ("exit (tear down mm, files)", "do_exit"),
+            ("  of which exit_mmap", "exit_mmap"),
+            ("page faults after fork", "asm_exc_page_fault"),
+            ("  of which copy-on-write", "do_wp_page"),
+            ("seccomp filter load (per child, incl. BPF JIT)", "do_seccomp"),
+            ("rlimits", "__do_sys_prlimit64"),
+            ("reaping (wait4)", "kernel_wait4"),
+            ("accept", "__sys_accept4"),
+            ("connect to the backend", "__sys_connect"),
+            ("splice relay", "__x64_sys_splice"),
+            ("poll", "__x64_sys_poll"),
+            ("pipes for splice", "__x64_sys_pipe2"),
+            ("shutdown", "__x64_sys_shutdown"),
+            ("socket release (close)", "sock_close"),
+            ("TLS parse (ClientHelloReader::Feed)", "sallyport::parser::ClientHelloReader::Feed"),
+            ("route (DecideRoute)", "sallyport::policy::DecideRoute"),
+            ("lazy symbol binding in children (_dl_fixup)", "_dl_fixup"),
+            ("child lockdown (LockdownChild: rlimits, filter, fds)",
+             "sallyport::sandbox::LockdownChild"),
+            ("child session (ServeConnection: read, parse, route, connect, relay)",
+             "sallyport::proxy::ServeConnection"),
+            ("reap + log line (ReapChildren)",
+             "sallyport::proxy::(anonymous namespace)::Server::ReapChildren")]
+    share = P["share"] or 0
+    for label, sym in cats:
+      v = P["incl"].get(sym)
+      if v is None:
+        add(f"| {label} | `{sym}` | not sampled | — |")
+        continue
+      frac = v / share if share else 0
+      add(f"| {label} | `{sym}` | {100 * frac:.1f}% | {frac * cpu:.0f} |")
+    add("")
+    add("(User-space call chains are partial: the binary has no frame pointers, so the "
+        "user entries undercount; the kernel entries are complete.)")
+    add("")
+    add("Hottest symbols (self time) in sallyport processes, % of all samples:")
     add("")
     add("```")
-    L.extend(comms)
-    add("...")
-    L.extend(lines)
+    L.extend(P["hot"])
     add("```")
 
   add("")
@@ -818,10 +896,14 @@ def main():
   ap.add_argument("--seconds", type=float, default=2.0)
   ap.add_argument("--out", default=None)
   ap.add_argument("--keep", action="store_true", help="keep the work dir after a failure")
+  ap.add_argument("--sallyport", default=None, help="another sallyport binary to measure")
   args = ap.parse_args()
   if os.geteuid() != 0:
     print("bench: must run as root (sallyport --user=nobody, PSS of other users)", file=sys.stderr)
     return 2
+  if args.sallyport:
+    global SALLYPORT
+    SALLYPORT = os.path.abspath(args.sallyport)
   out = args.out or ("/tmp/sallyport-bench-smoke.md" if args.smoke
                      else os.path.join(HERE, "RESULTS.md"))
   b = Bench(args)
