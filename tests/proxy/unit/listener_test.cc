@@ -38,7 +38,9 @@ TEST(ListenOn, RefusesMalformedAddresses) {
                           "[::1:80", "999.1.1.1:80"}) {
     auto r = ListenOn(bad);
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad << r.status();
+    if (!r.ok()) {
+      EXPECT_TRUE(absl::IsInvalidArgument(r.status())) << bad << r.status();
+    }
   }
 }
 
