@@ -12,6 +12,8 @@ PACKAGES=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev
   # real clients and backends for tests and the demo
   openssl curl gnutls-bin socat iproute2 procps python3 util-linux
+  # units, man page and the Debian package (tests/dist, dist/check-package.sh)
+  systemd man-db dpkg-dev debhelper lintian fakeroot
 )
 
 missing=()
