@@ -6,7 +6,9 @@
 #   bench/run.sh --smoke    whole pipeline with tiny sizes (< 30 s once built),
 #                           writes /tmp/sallyport-bench-smoke.md; exit 1 if any
 #                           stage breaks
-# Extra arguments go to bench/bench.py (--rounds=N, --seconds=S, --out=FILE).
+# Extra arguments go to bench/bench.py (--rounds=N, --seconds=S, --out=FILE,
+# --sallyport=PATH to measure another build, --keep to keep the work dir of a
+# failed run). BENCH_BAZEL_FLAGS (e.g. --config=ci) is passed to bazel build.
 # Needs root. Installs its peers from Debian packages (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,9 @@ fi
 # instances on their own ports and leaves the system ones as they are.
 
 log=$(mktemp /tmp/sallyport-bench-build.XXXXXX)
-if ! bazel build //bench:loadgen //bench:backend //proxy:sallyport >"$log" 2>&1; then
+# shellcheck disable=SC2086
+if ! bazel build ${BENCH_BAZEL_FLAGS:-} //bench:loadgen //bench:backend //bench:forkcost \
+    //proxy:sallyport >"$log" 2>&1; then
   tail -30 "$log" >&2
   rm -f "$log"
   exit 1
