@@ -3,6 +3,7 @@
 //
 //   loadgen short --target=T --request=FILE --proto=tls|http
 //                 [--concurrency=32] [--threads=N] [--seconds=2] [--warmup=0.3]
+//                 [--sources=1]   (TCP: spread over 127.0.0.2.. , see OpenSocket)
 //       Closed-loop short connections: connect, send the request, read the
 //       reply (tls: the backend's 64 bytes, then the client closes; http:
 //       until the server closes, the status must be 200), repeat.
@@ -66,6 +67,7 @@ int64_t NowNs() {
 }
 
 std::map<std::string, std::string> g_flags;
+int g_sources = 1;  // --sources, see OpenSocket
 
 std::string Flag(const std::string& name, const std::string& def = "\x01") {
   auto it = g_flags.find(name);
@@ -111,10 +113,21 @@ Target ParseTarget(const std::string& t) {
     }
     out.len = sizeof(sockaddr_in);
     out.tcp = true;
+    if (g_sources > 1 && (ntohl(in->sin_addr.s_addr) >> 24) != 127) {
+      Usage("--sources needs a loopback target");
+    }
     return out;
   }
   Usage("target must be tcp:HOST:PORT or unix:PATH");
 }
+
+// --sources=N (TCP to 127.0.0.1 only): each new connection comes from the
+// next of 127.0.0.2 .. 127.0.0.(N+1). The client closes TLS exchanges first,
+// so its side keeps TIME_WAIT; the kernel reuses a loopback TIME_WAIT port
+// only after a second and, for connect(), from half the ephemeral range:
+// about 14,000 connections/s from one source address. More sources lift
+// that ceiling (IP_BIND_ADDRESS_NO_PORT: the port is picked at connect).
+thread_local uint32_t t_next_source = 0;
 
 int OpenSocket(const Target& t, bool nonblock) {
   int fd = socket(t.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -122,6 +135,16 @@ int OpenSocket(const Target& t, bool nonblock) {
   if (t.tcp) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (g_sources > 1) {
+      setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      sockaddr_in src = {};
+      src.sin_family = AF_INET;
+      src.sin_addr.s_addr = htonl(0x7f000002u + (t_next_source++ % uint32_t(g_sources)));
+      if (bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+        close(fd);
+        return -1;
+      }
+    }
   }
   return fd;
 }
@@ -559,6 +582,8 @@ int main(int argc, char** argv) {
     size_t eq = a.find('=');
     g_flags[a.substr(2, eq - 2)] = a.substr(eq + 1);
   }
+  g_sources = atoi(Flag("sources", "1").c_str());
+  if (g_sources < 1 || g_sources > 250) Usage("--sources is 1..250");
   if (cmd == "short") return RunShort();
   if (cmd == "bulk") return RunBulk();
   if (cmd == "hold") return RunHold();
