@@ -477,9 +477,12 @@ class Bench:
       if m:
         incl.setdefault(m.group(3), float(m.group(1)))
     self_rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--comm", comm,
-                               "--sort", "sym", "--stdio", "-g", "none", "--percent-limit", "0.5"],
+                               "--sort", "sym", "--stdio", "-g", "none"],
                               capture_output=True, text=True, timeout=120)
-    hot = [l for l in self_rep.stdout.splitlines() if l.strip() and not l.startswith("#")]
+    with open(os.path.join(self.work, "perf-self.txt"), "w") as f:
+      f.write(self_rep.stdout)
+    hot = [l.rstrip() for l in self_rep.stdout.splitlines()
+           if l.strip() and not l.startswith("#")]
     return {"share": share, "incl": incl, "hot": hot[:15], "comms": comms[:6]}
 
   # the run --------------------------------------------------------------------------
@@ -805,8 +808,7 @@ def report(b, path):
     cats = [("fork (copy mm: VMAs, page tables)", "kernel_clone"),
             ("  of which dup_mmap", "dup_mmap"),
             ("exit (tear down mm, files)", "do_exit"),
-            ("  of which exit_mmap", "exit_mmap|mmput"),
-            ("page faults after fork", "asm_exc_page_fault|exc_page_fault"),
+            ("page faults after fork", "asm_exc_page_fault|exc_page_fault|handle_mm_fault"),
             ("  of which copy-on-write", "do_wp_page"),
             ("seccomp filter load (per child, incl. BPF JIT)", "do_seccomp"),
             ("rlimits", "__do_sys_prlimit64"),
