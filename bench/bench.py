@@ -805,7 +805,7 @@ def report(b, path):
     add("")
     add("| cost | symbol | share of sallyport CPU | ≈ µs/conn |")
     add("|---|---|---|---|")
-    cats = [("fork (copy mm: VMAs, page tables)", "kernel_clone"),
+    cats = [("fork (copy mm: VMAs, page tables)", "kernel_clone|__do_sys_clone|copy_process"),
             ("  of which dup_mmap", "dup_mmap"),
             ("exit (tear down mm, files)", "do_exit"),
             ("page faults after fork", "asm_exc_page_fault|exc_page_fault|handle_mm_fault"),
@@ -813,13 +813,13 @@ def report(b, path):
             ("seccomp filter load (per child, incl. BPF JIT)", "do_seccomp"),
             ("rlimits", "__do_sys_prlimit64"),
             ("reaping (wait4)", "kernel_wait4"),
-            ("accept", "__sys_accept4"),
+            ("accept", "__sys_accept4|__x64_sys_accept4|do_accept"),
             ("connect to the backend", "__sys_connect|__x64_sys_connect|unix_stream_connect"),
             ("splice relay", "__x64_sys_splice"),
             ("poll", "__x64_sys_poll"),
             ("pipes for splice", "__x64_sys_pipe2"),
             ("shutdown", "__x64_sys_shutdown"),
-            ("socket release (close)", "sock_close|__x64_sys_close"),
+            ("socket release (close)", "sock_close|__fput|__x64_sys_close"),
             ("TLS parse (ClientHelloReader::Feed)", "sallyport::parser::ClientHelloReader::Feed"),
             ("route (DecideRoute)", "sallyport::policy::DecideRoute"),
             ("lazy symbol binding in children (_dl_fixup)", "_dl_fixup"),
