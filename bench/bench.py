@@ -201,6 +201,14 @@ def cpu_split(pid):
   return own, reaped
 
 
+def sallyport_maps(pid):
+  try:
+    with open(f"/proc/{pid}/maps") as f:
+      return sum(1 for _ in f)
+  except OSError:
+    return None
+
+
 def pss_kib(pids):
   total = 0
   for p in pids:
@@ -518,17 +526,19 @@ class Bench:
       for peer in PEERS:
         R.setdefault(("mem", peer), []).append(self.memory(peer))
     self.procs.check_alive()
-    log("fork floor: fork+exit+wait of a small image vs one with sallyport's libraries")
+    log("fork floor: fork+exit+wait of a small image (and one with sallyport's libraries)")
     libs = [l.split("=>")[1].split()[0] for l in sh(f"ldd {SALLYPORT}").splitlines()
             if "=>" in l and "/" in l.split("=>")[1]]
     env = dict(os.environ, LD_PRELOAD=":".join(libs))
     n = "300" if self.smoke else "3000"
     for rnd in range(max(1, min(self.rounds, 3))):
       R.setdefault(("fork", "small"), []).append(json.loads(run([FORKCOST, n])))
-      R.setdefault(("fork", "sallyport-libs"), []).append(
-          json.loads(subprocess.run([FORKCOST, n], env=env, capture_output=True, text=True,
-                                    check=True).stdout))
+      if libs:  # a dynamic sallyport: the same with its shared objects
+        R.setdefault(("fork", "sallyport-libs"), []).append(
+            json.loads(subprocess.run([FORKCOST, n], env=env, capture_output=True, text=True,
+                                      check=True).stdout))
     self.nlibs = len(libs)
+    self.sp_maps = sallyport_maps(self.procs.procs["sallyport"].pid)
     # sallyport parent vs children CPU, over everything so far
     own, reaped = cpu_split(self.procs.procs["sallyport"].pid)
     self.sp_split = (own, reaped)
@@ -785,13 +795,17 @@ def report(b, path):
         f"(accept, fork, reap, log) {own * 1e6 / n:.0f} µs CPU per connection, "
         f"children (lockdown, parse, route, relay, exit) {reaped * 1e6 / n:.0f} µs.")
   fs = [x["fork_exit_wait_us"] for x in R[("fork", "small")]]
-  fl = [x["fork_exit_wait_us"] for x in R[("fork", "sallyport-libs")]]
   add("")
+  add(f"sallyport's parent has {b.sp_maps} mappings and "
+      + (f"{b.nlibs} shared objects." if b.nlibs else "no shared objects (static)."))
   add(f"Fork floor (`//bench:forkcost`, fork + `_exit(0)` + waitpid in a loop): a small "
-      f"dynamic image ({R[('fork', 'small')][0]['maps']} mappings) {rng(fs, '{:.0f}')} µs; the "
-      f"same with sallyport's {b.nlibs} shared objects preloaded "
-      f"({R[('fork', 'sallyport-libs')][0]['maps']} mappings) {rng(fl, '{:.0f}')} µs. "
-      f"HAProxy spends {rng([x['cpu_us'] for x in R[('short', 'tls', 32, 'haproxy')]], '{:.0f}')} "
+      f"dynamic image ({R[('fork', 'small')][0]['maps']} mappings) {rng(fs, '{:.0f}')} µs"
+      + ("" if not b.nlibs else
+         f"; the same with sallyport's {b.nlibs} shared objects preloaded "
+         f"({R[('fork', 'sallyport-libs')][0]['maps']} mappings) "
+         f"{rng([x['fork_exit_wait_us'] for x in R[('fork', 'sallyport-libs')]], '{:.0f}')} µs")
+      + f". HAProxy spends "
+      f"{rng([x['cpu_us'] for x in R[('short', 'tls', 32, 'haproxy')]], '{:.0f}')} "
       "µs of CPU on a whole TLS connection.")
   if b.perf:
     P = b.perf
