@@ -1,11 +1,14 @@
 // proxy/relay.h — moves bytes both ways between the client and the backend
-// until both directions have closed, with splice(2) through a pipe per
-// direction (zero copy), propagating half-close and enforcing an idle
-// timeout.
+// until both directions have closed, propagating half-close and enforcing
+// an idle timeout. Client -> backend uses splice(2) through a pipe (zero
+// copy; the pipe grows to 1 MiB once 1 MiB has passed); backend -> client
+// uses recv/send through a 256 KiB buffer allocated on the first byte —
+// for a Unix-socket source that measured faster than splice
+// (bench/RESULTS.md).
 //
 // Side of the trust boundary: child, after lockdown. Uses only syscalls the
-// child policy allows: pipe2, splice, poll, shutdown, close, clock_gettime,
-// fcntl(F_GETFL/F_SETFL), send.
+// child policy allows: pipe2, splice, recvfrom, sendto, poll, shutdown,
+// close, clock_gettime, fcntl(F_GETFL/F_SETFL/F_SETPIPE_SZ), memory.
 //
 // Half-close: when one side stops sending (EOF on read), everything already
 // read is delivered and then the other side's write direction is shut down
