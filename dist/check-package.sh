@@ -11,7 +11,9 @@
 #  3. checks the .deb's file list, `dpkg -x`'s it into a scratch root and runs
 #     that root's usr/bin/sallyport (--version, check, --help) and renders its
 #     man page;
-#  4. runs lintian on the .changes: no errors allowed (warnings are printed).
+#  4. runs lintian on the .changes: no errors allowed (warnings are printed);
+#  5. on a throwaway machine (CI=true or SALLYPORT_PKG_INSTALL=1) installs
+#     the .deb, checks what the maintainer scripts made, and purges it.
 # Usage: dist/check-package.sh [OUTDIR]   (OUTDIR keeps the .deb; default: a
 # temp dir, removed afterwards). Exit 0 when everything passed.
 set -euo pipefail
@@ -90,6 +92,34 @@ set -e
 cat "$WORK/lintian.log"
 [ "$lrc" = 0 ] || fail "lintian reported errors (exit $lrc)"
 echo "lintian: $(grep -c '^E:' "$WORK/lintian.log" || true) errors, $(grep -c '^W:' "$WORK/lintian.log" || true) warnings"
+
+# 5. The maintainer scripts, for real: only on a throwaway machine (CI, or
+#    SALLYPORT_PKG_INSTALL=1), and never over an installed sallyport.
+if [ "${CI:-}" = true ] || [ "${SALLYPORT_PKG_INSTALL:-}" = 1 ]; then
+  if dpkg-query -W -f='${Status}' sallyport 2>/dev/null | grep -q 'install ok installed'; then
+    echo "install test skipped: a sallyport package is already installed here"
+  else
+    existed=$([ -e /var/lib/sallyport ] && echo yes || echo no)
+    DEBIAN_FRONTEND=noninteractive dpkg -i "$deb" > "$WORK/install.log" 2>&1 \
+      || { cat "$WORK/install.log"; fail "dpkg -i"; }
+    getent passwd sallyport > /dev/null || fail "postinst did not create the sallyport user"
+    [ "$(id -u sallyport)" != 0 ] || fail "the sallyport user is root"
+    if [ "$existed" = no ]; then
+      [ "$(stat -c '%a %U %G' /var/lib/sallyport/hosts)" = "1777 root root" ] \
+        || fail "hosts dir: $(stat -c '%a %U %G' /var/lib/sallyport/hosts)"
+    fi
+    [ "$(/usr/bin/sallyport --version)" = "$v" ] || fail "installed --version"
+    /usr/bin/sallyport check --hosts=/var/lib/sallyport/hosts > /dev/null \
+      || fail "sallyport check on the installed hosts dir"
+    DEBIAN_FRONTEND=noninteractive dpkg --purge sallyport > "$WORK/purge.log" 2>&1 \
+      || { cat "$WORK/purge.log"; fail "dpkg --purge"; }
+    [ ! -e /usr/bin/sallyport ] || fail "purge left /usr/bin/sallyport"
+    if [ "$existed" = no ]; then
+      [ ! -e /var/lib/sallyport ] || fail "purge left an empty /var/lib/sallyport"
+    fi
+    echo "install test: dpkg -i created user sallyport and /var/lib/sallyport/hosts (1777 root); purge removed them (the user stays, as Debian does)"
+  fi
+fi
 
 if [ -n "$OUT" ]; then
   mkdir -p "$OUT" && cp "$deb" "$changes" "$OUT/" && echo "kept $OUT/$deb"
