@@ -9,7 +9,7 @@
 # Extra arguments go to bench/bench.py (--rounds=N, --seconds=S, --out=FILE,
 # --sallyport=PATH to measure another build, --keep to keep the work dir of a
 # failed run). BENCH_BAZEL_FLAGS (e.g. --config=ci) is passed to bazel build.
-# Needs root. Installs its peers from Debian packages (idempotent).
+# Needs root. Installs its peers with tools/install-deps.sh --bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,19 +18,9 @@ if [[ $(id -u) != 0 ]]; then
   exit 2
 fi
 
-# Peers, from Debian packages; only when something is missing.
-pkgs=(haproxy nginx libnginx-mod-stream sniproxy socat linux-perf)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "bench: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null ||
-    { apt-get -o DPkg::Lock::Timeout=300 update -qq &&
-      apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null; }
-fi
+# Peers, from Debian packages, through the project's install script
+# (idempotent: nothing happens when they are there).
+tools/install-deps.sh --bench >&2
 # Debian starts the packaged services on install; the benchmark runs its own
 # instances on their own ports and leaves the system ones as they are.
 

@@ -2,6 +2,8 @@
 # Installs every Debian package that sallyport's build, tests, fuzzing and
 # demo need. Idempotent: packages already present are left alone, so it is
 # safe to rerun. Needs root (or sudo) and Debian's package archive.
+#   tools/install-deps.sh           build, tests, fuzzing, packaging, demo
+#   tools/install-deps.sh --bench   the same plus the benchmark's peers
 set -euo pipefail
 
 PACKAGES=(
@@ -15,6 +17,12 @@ PACKAGES=(
   # units, man page and the Debian package (tests/dist, dist/check-package.sh)
   systemd man-db dpkg-dev debhelper lintian fakeroot
 )
+
+# --bench: also the peers bench/run.sh measures sallyport against. Kept out
+# of the default set: Debian starts nginx and haproxy on install.
+if [ "${1:-}" = "--bench" ]; then
+  PACKAGES+=(haproxy nginx libnginx-mod-stream sniproxy linux-perf)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
