@@ -11,20 +11,18 @@
 namespace sallyport::proxy {
 namespace {
 
-// Text values: bare when they are simple, else double-quoted with escapes.
-std::string TextValue(const std::string& v) {
-  bool simple = !v.empty();
-  for (unsigned char c : v) {
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=') simple = false;
-  }
-  if (simple) return v;
+// Double-quoted, '"' and '\\' backslash-escaped, and every byte outside
+// printable ASCII escaped as \xNN (text) or \u00NN (JSON): the result is
+// always one line of printable ASCII.
+std::string Quoted(const std::string& v, LogFormat format) {
   std::string out = "\"";
   for (unsigned char c : v) {
     if (c == '"' || c == '\\') {
       out += '\\';
       out += char(c);
     } else if (c < 0x20 || c >= 0x7f) {
-      out += absl::StrFormat("\\x%02x", c);
+      out += format == LogFormat::kJson ? absl::StrFormat("\\u%04x", c)
+                                        : absl::StrFormat("\\x%02x", c);
     } else {
       out += char(c);
     }
@@ -32,20 +30,16 @@ std::string TextValue(const std::string& v) {
   return out + "\"";
 }
 
-std::string JsonString(const std::string& v) {
-  std::string out = "\"";
+// Text values: bare when they are simple, else quoted.
+std::string TextValue(const std::string& v) {
+  bool simple = !v.empty();
   for (unsigned char c : v) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += char(c);
-    } else if (c < 0x20 || c >= 0x7f) {
-      out += absl::StrFormat("\\u%04x", c);
-    } else {
-      out += char(c);
-    }
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=') simple = false;
   }
-  return out + "\"";
+  return simple ? v : Quoted(v, LogFormat::kText);
 }
+
+std::string JsonString(const std::string& v) { return Quoted(v, LogFormat::kJson); }
 
 std::string Rfc3339(double unix_seconds) {
   time_t secs = static_cast<time_t>(std::floor(unix_seconds));
