@@ -60,24 +60,13 @@ def bulk_handler(c):
     c.sock.sendall(b"bye after your EOF\n")
 
 
-class BulkTest(unittest.TestCase):
+class BulkTest(h.ServerTestCase):
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      cls.be = h.Backend(cls.ws, os.path.join(cls.ws.host_dir(NAME), "http-socket"),
-                         bulk_handler)
-      cls.sp = h.Sallyport(cls.ws, "http")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rc = cls.sp.stop()
-    cls.ws.close()
-    assert rc == 0, f"sallyport exit status {rc}"
+  def start_servers(cls):
+    cls.be = h.Backend(cls.ws, os.path.join(cls.ws.host_dir(NAME), "http-socket"),
+                       bulk_handler)
+    cls.sp = h.Sallyport(cls.ws, "http")
 
   def client(self):
     s = self.sp.connect(timeout=120)

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unittest
 import time
 
 TIMEOUT = 15.0  # default bound for any single wait
@@ -136,6 +137,7 @@ class Workspace:
     os.chmod(self.certs, 0o755)
     self._procs = []
     self._closers = []
+    self.servers = []  # sallyport instances started here (Sallyport adds itself)
     self._seq = 0
 
   def path(self, *parts):
@@ -466,6 +468,7 @@ class Sallyport:
                     what="started line", any_line=True)
       if self.started():
         ws.on_close(self.kill)
+        ws.servers.append(self)
         return
       self.proc.wait(timeout=TIMEOUT)
       if "Address already in use" not in self.stderr_text():
@@ -711,3 +714,31 @@ def recv_stream(sock, limit=None):
     h.update(view[:k])
     n += k
   return n, h.hexdigest()
+
+
+class ServerTestCase(unittest.TestCase):
+  """A test class sharing one Workspace (cls.ws) and the sallyport instances
+  its start_servers() starts in it. If start-up fails, everything started is
+  cleaned up; at the end every instance is stopped with SIGTERM and must
+  exit 0."""
+
+  hosts_mode = 0o755
+
+  @classmethod
+  def start_servers(cls):
+    raise NotImplementedError
+
+  @classmethod
+  def setUpClass(cls):
+    cls.ws = Workspace(hosts_mode=cls.hosts_mode)
+    try:
+      cls.start_servers()
+    except BaseException:
+      cls.ws.close()
+      raise
+
+  @classmethod
+  def tearDownClass(cls):
+    rcs = [sp.stop() for sp in cls.ws.servers]
+    cls.ws.close()
+    assert rcs and all(rc == 0 for rc in rcs), f"sallyport exit statuses {rcs}"

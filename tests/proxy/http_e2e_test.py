@@ -14,28 +14,17 @@ A = "a.example.test"
 B = "b.example.test"
 
 
-class HttpTest(unittest.TestCase):
+class HttpTest(h.ServerTestCase):
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      cls.backends = {}
-      for name in (A, B):
-        cls.backends[name] = h.Backend(
-            cls.ws, os.path.join(cls.ws.host_dir(name), "http-socket"),
-            h.Backend.http(name))
-      h.dead_socket(os.path.join(cls.ws.host_dir("down.example.test"), "http-socket"))
-      cls.sp = h.Sallyport(cls.ws, "http")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rc = cls.sp.stop()
-    cls.ws.close()
-    assert rc == 0, f"sallyport exit status {rc}"
+  def start_servers(cls):
+    cls.backends = {}
+    for name in (A, B):
+      cls.backends[name] = h.Backend(
+          cls.ws, os.path.join(cls.ws.host_dir(name), "http-socket"),
+          h.Backend.http(name))
+    h.dead_socket(os.path.join(cls.ws.host_dir("down.example.test"), "http-socket"))
+    cls.sp = h.Sallyport(cls.ws, "http")
 
   def curl(self, *args):
     r = subprocess.run(["curl", "-sS", "--max-time", "10", *args],

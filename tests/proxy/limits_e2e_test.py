@@ -27,24 +27,13 @@ def new_child(sp, known):
   return found.pop()
 
 
-class PerIpTest(unittest.TestCase):
+class PerIpTest(h.ServerTestCase):
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      serve_hosts(cls.ws)
-      cls.tls = h.Sallyport(cls.ws, "tls", "--max-per-ip=2")
-      cls.http = h.Sallyport(cls.ws, "http", "--max-per-ip=2")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rcs = (cls.tls.stop(), cls.http.stop())
-    cls.ws.close()
-    assert rcs == (0, 0), rcs
+  def start_servers(cls):
+    serve_hosts(cls.ws)
+    cls.tls = h.Sallyport(cls.ws, "tls", "--max-per-ip=2")
+    cls.http = h.Sallyport(cls.ws, "http", "--max-per-ip=2")
 
   def hold_two(self, sp):
     held = [sp.connect(), sp.connect()]

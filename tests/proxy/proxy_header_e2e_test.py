@@ -53,25 +53,14 @@ def received(be, index):
   return bytes(conn.received)
 
 
-class MarkerTest(unittest.TestCase):
+class MarkerTest(h.ServerTestCase):
   """TLS listener on 127.0.0.1 and on [::1]."""
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      cls.backends = setup_hosts(cls.ws, "tls-socket")
-      cls.sp4 = h.Sallyport(cls.ws, "tls", listen="127.0.0.1")
-      cls.sp6 = h.Sallyport(cls.ws, "tls", listen="::1")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rcs = (cls.sp4.stop(), cls.sp6.stop())
-    cls.ws.close()
-    assert rcs == (0, 0), rcs
+  def start_servers(cls):
+    cls.backends = setup_hosts(cls.ws, "tls-socket")
+    cls.sp4 = h.Sallyport(cls.ws, "tls", listen="127.0.0.1")
+    cls.sp6 = h.Sallyport(cls.ws, "tls", listen="::1")
 
   def send(self, sp, name, tail=b"\x17\x03\x03\x00\x04data"):
     be = self.backends[name]
@@ -147,27 +136,16 @@ class HttpMarkerTest(unittest.TestCase):
       ws.close()
 
 
-class AcceptProxyTest(unittest.TestCase):
+class AcceptProxyTest(h.ServerTestCase):
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      cls.tls = setup_hosts(cls.ws, "tls-socket")
-      # http backends live next to the tls ones in the same host dirs
-      cls.http = {n: h.Backend(cls.ws, cls.ws.path(n, "http-socket"))
-                  for n in (V1, V2, PLAIN)}
-      cls.sp_tls = h.Sallyport(cls.ws, "tls", "--accept-proxy")
-      cls.sp_http = h.Sallyport(cls.ws, "http", "--accept-proxy")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rcs = (cls.sp_tls.stop(), cls.sp_http.stop())
-    cls.ws.close()
-    assert rcs == (0, 0), rcs
+  def start_servers(cls):
+    cls.tls = setup_hosts(cls.ws, "tls-socket")
+    # http backends live next to the tls ones in the same host dirs
+    cls.http = {n: h.Backend(cls.ws, cls.ws.path(n, "http-socket"))
+                for n in (V1, V2, PLAIN)}
+    cls.sp_tls = h.Sallyport(cls.ws, "tls", "--accept-proxy")
+    cls.sp_http = h.Sallyport(cls.ws, "http", "--accept-proxy")
 
   UP4 = (("203.0.113.7", 40001), ("198.51.100.1", 443))
   UP6 = (("2001:db8::7", 50002), ("2001:db8::1", 8443))

@@ -17,29 +17,20 @@ A_NAME = "a.example.test"
 B_NAME = "b.example.test"
 
 
-class TenantsTest(unittest.TestCase):
+class TenantsTest(h.ServerTestCase):
+
+  hosts_mode = 0o1777
 
   @classmethod
-  def setUpClass(cls):
+  def start_servers(cls):
     cls.A = h.uid_of("daemon")
     cls.B = h.uid_of("bin")
-    cls.ws = h.Workspace(hosts_mode=0o1777)
-    try:
-      os.chmod(cls.ws.hosts, 0o1777)  # mkdtemp umask safety: set explicitly
-      cls.a_dir = cls.ws.host_dir(A_NAME, uid=cls.A)
-      h.banner_backend(cls.ws, cls.a_dir, "A", uid=cls.A)
-      cls.b_dir = cls.ws.host_dir(B_NAME, uid=cls.B)
-      h.banner_backend(cls.ws, cls.b_dir, "B", uid=cls.B)
-      cls.sp = h.Sallyport(cls.ws, "tls")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rc = cls.sp.stop()
-    cls.ws.close()
-    assert rc == 0, f"sallyport exit status {rc}"
+    os.chmod(cls.ws.hosts, 0o1777)  # mkdtemp umask safety: set explicitly
+    cls.a_dir = cls.ws.host_dir(A_NAME, uid=cls.A)
+    h.banner_backend(cls.ws, cls.a_dir, "A", uid=cls.A)
+    cls.b_dir = cls.ws.host_dir(B_NAME, uid=cls.B)
+    h.banner_backend(cls.ws, cls.b_dir, "B", uid=cls.B)
+    cls.sp = h.Sallyport(cls.ws, "tls")
 
   def who(self, sni):
     """'A' / 'B' (the banner that answered) or ('alert', code)."""

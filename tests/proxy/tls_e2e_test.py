@@ -27,25 +27,14 @@ def trailing_bytes(record, extra):
           hs_len.to_bytes(3, "big") + record[9:] + extra)
 
 
-class RealClientsTest(unittest.TestCase):
+class RealClientsTest(h.ServerTestCase):
   """Two hosts with distinct certificates behind openssl s_server."""
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      for name in (A, B):
-        h.openssl_backend(cls.ws, cls.ws.host_dir(name), name)
-      cls.sp = h.Sallyport(cls.ws, "tls")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rc = cls.sp.stop()
-    cls.ws.close()
-    assert rc == 0, f"sallyport exit status {rc}"
+  def start_servers(cls):
+    for name in (A, B):
+      h.openssl_backend(cls.ws, cls.ws.host_dir(name), name)
+    cls.sp = h.Sallyport(cls.ws, "tls")
 
   def s_client(self, name, *extra):
     r = subprocess.run(
@@ -129,40 +118,29 @@ class RealClientsTest(unittest.TestCase):
     self.sp.wait_connection(host=B, outcome="relayed")
 
 
-class ReplayTest(unittest.TestCase):
+class ReplayTest(h.ServerTestCase):
   """Raw captures and hand-made inputs against recording backends."""
 
   @classmethod
-  def setUpClass(cls):
-    cls.ws = h.Workspace()
-    try:
-      cls.captures = []
-      cls.backends = {}
-      d = h.clienthellos_dir()
-      for meta_path in sorted(glob.glob(os.path.join(d, "*.json"))):
-        with open(meta_path) as f:
-          meta = json.load(f)
-        with open(meta_path[:-5] + ".bin", "rb") as f:
-          data = f.read()
-        sni = meta["expected_sni"]
-        cls.captures.append((os.path.basename(meta_path)[:-5], sni, data))
-        if sni and sni not in cls.backends:
-          cls.backends[sni] = h.Backend(
-              cls.ws, os.path.join(cls.ws.host_dir(sni), "tls-socket"))
-      h.dead_socket(os.path.join(cls.ws.host_dir("dead.example.test"), "tls-socket"))
-      cls.segments = h.Backend(
-          cls.ws, os.path.join(cls.ws.host_dir("segments.example.test"), "tls-socket"))
-      cls.ok = h.Backend(cls.ws, os.path.join(cls.ws.host_dir(A), "tls-socket"))
-      cls.sp = h.Sallyport(cls.ws, "tls")
-    except BaseException:
-      cls.ws.close()
-      raise
-
-  @classmethod
-  def tearDownClass(cls):
-    rc = cls.sp.stop()
-    cls.ws.close()
-    assert rc == 0, f"sallyport exit status {rc}"
+  def start_servers(cls):
+    cls.captures = []
+    cls.backends = {}
+    d = h.clienthellos_dir()
+    for meta_path in sorted(glob.glob(os.path.join(d, "*.json"))):
+      with open(meta_path) as f:
+        meta = json.load(f)
+      with open(meta_path[:-5] + ".bin", "rb") as f:
+        data = f.read()
+      sni = meta["expected_sni"]
+      cls.captures.append((os.path.basename(meta_path)[:-5], sni, data))
+      if sni and sni not in cls.backends:
+        cls.backends[sni] = h.Backend(
+            cls.ws, os.path.join(cls.ws.host_dir(sni), "tls-socket"))
+    h.dead_socket(os.path.join(cls.ws.host_dir("dead.example.test"), "tls-socket"))
+    cls.segments = h.Backend(
+        cls.ws, os.path.join(cls.ws.host_dir("segments.example.test"), "tls-socket"))
+    cls.ok = h.Backend(cls.ws, os.path.join(cls.ws.host_dir(A), "tls-socket"))
+    cls.sp = h.Sallyport(cls.ws, "tls")
 
   def test_every_real_capture_reaches_its_backend_byte_identical(self):
     self.assertGreaterEqual(len(self.captures), 18)
