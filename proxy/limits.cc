@@ -16,15 +16,18 @@ const char* AdmissionName(Admission a) {
   return "unknown";
 }
 
+double Limits::TokensAt(const Source& s, double now) const {
+  return std::min(config_.burst_per_source,
+                  s.tokens + (now - s.refilled_at) * config_.rate_per_source);
+}
+
 bool Limits::MakeRoom(double now) {
   // Evict sources with no live connection, no running throttle and a full
   // bucket: forgetting them changes no decision.
   for (auto it = sources_.begin(); it != sources_.end();) {
     const Source& s = it->second;
-    double tokens = std::min(config_.burst_per_source,
-                             s.tokens + (now - s.refilled_at) * config_.rate_per_source);
     bool idle = s.live == 0 && s.throttled_until <= now &&
-                tokens >= config_.burst_per_source &&
+                TokensAt(s, now) >= config_.burst_per_source &&
                 (s.crashes == 0 || now - s.first_crash_at > config_.crash_window_seconds);
     if (idle) {
       sources_.erase(it++);
@@ -48,8 +51,7 @@ Admission Limits::Admit(const std::string& source, double now) {
   }
   Source& s = it->second;
   if (s.throttled_until > now) return Admission::kCrashThrottled;
-  s.tokens = std::min(config_.burst_per_source,
-                      s.tokens + (now - s.refilled_at) * config_.rate_per_source);
+  s.tokens = TokensAt(s, now);
   s.refilled_at = now;
   if (live_ >= config_.max_connections) return Admission::kGlobalCap;
   if (s.live >= config_.max_per_source) return Admission::kSourceCap;

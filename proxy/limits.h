@@ -73,6 +73,8 @@ class Limits {
     double first_crash_at = 0;
     double throttled_until = 0;
   };
+  // The source's bucket at `now`, refilled at the configured rate.
+  double TokensAt(const Source& s, double now) const;
   bool MakeRoom(double now);
 
   LimitsConfig config_;

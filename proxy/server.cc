@@ -10,7 +10,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <string>
@@ -170,10 +169,8 @@ void Server::AcceptSome() {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        PauseAccepting(absl::StrCat("accept: ", strerror(errno)));
-        return;
-      }
+      // EMFILE, ENFILE, ENOBUFS, ENOMEM or anything unexpected: back off
+      // rather than spin; the pending connection waits in the backlog.
       PauseAccepting(absl::StrCat("accept: ", strerror(errno)));
       return;
     }
