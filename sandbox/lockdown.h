@@ -106,13 +106,14 @@ absl::Status DropToUser(uid_t uid, gid_t gid);
 
 // The child's fd budget, which sets RLIMIT_NOFILE: stdio (3), the kept fds
 // (client socket, report pipe: up to kMaxKeptFds), one backend socket, and
-// two pipes (4 ends) for splicing each direction. New fds take the lowest
-// free numbers below the limit, so 3 + keep_count + 5 is exactly enough
+// one pipe (2 ends) for splicing client -> backend (proxy/relay.cc copies the
+// other direction through a buffer). New fds take the lowest free numbers
+// below the limit, so 3 + keep_count + 3 is exactly enough
 // wherever the kept fds sit. Anything more (a second backend connect, an
 // fd leak) fails with EMFILE.
 inline constexpr int kMaxKeptFds = 3;
 inline constexpr int kChildBackendFds = 1;
-inline constexpr int kChildSpliceFds = 4;
+inline constexpr int kChildSpliceFds = 2;
 
 struct ChildLimits {
   // RLIMIT_AS: 128 MiB of address space. The child is a fork of the acceptor
