@@ -1,4 +1,5 @@
 #!/bin/bash -eu
+# SPDX-License-Identifier: Apache-2.0
 # ClusterFuzzLite / OSS-Fuzz build: every fuzz target with its seed corpus
 # (<fuzzer>_seed_corpus.zip), dictionary (<fuzzer>.dict) and options
 # (<fuzzer>.options). The compiling is fuzz/build.sh's, which already speaks

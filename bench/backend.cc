@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/backend — fast benchmark backends on Unix sockets (epoll, one event
 // loop per thread, every listening socket in every loop, EPOLLEXCLUSIVE).
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """bench/bench.py — the driver behind bench/run.sh (read that first).
 
 Starts the backends, sallyport and its peers (HAProxy, nginx, sniproxy,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/forkcost — the floor of fork-per-connection on this machine: the
 // mean wall time of fork() + child _exit(0) + waitpid(), in a loop.
 // Benchmark tool, not part of the proxy.

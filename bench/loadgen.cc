@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // bench/loadgen — the load generator of bench/run.sh (epoll, non-blocking,
 // one event loop per thread). Benchmark tool, not part of the proxy.
 //

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/run.sh [--smoke] — sallyport against HAProxy, nginx (stream + http),
 # sniproxy, socat and the direct limit, all on this machine (127.0.0.1).
 #

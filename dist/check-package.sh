@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # dist/check-package.sh — CI step: build the Debian package and check it.
 #
 #  1. installs what building and checking need, if missing (apt-get,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # OSS-Fuzz style build of every sallyport fuzz target, without Bazel.
 #
 # Uses the OSS-Fuzz environment contract: $CC, $CXX, $CFLAGS, $CXXFLAGS,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sallyport_fuzzer: one libFuzzer target plus its corpus replay test.
 
 sallyport_fuzzer(name = "x_fuzzer", srcs = [...], deps = [...]) defines

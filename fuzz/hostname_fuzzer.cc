@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes CanonicalHostname and SplitHostPort. Invariants: an accepted name is
 // a fixed point (canonicalising it again gives itself), is a safe single path
 // component, and obeys the length and character rules of the contract;

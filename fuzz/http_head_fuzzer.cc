@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes HttpHeadReader. Invariants: the whole input, 1-byte feeds and
 // feeds cut at input-chosen points give the same progress, status, hostname,
 // reason and head length; bytes() is exactly what was fed; a returned

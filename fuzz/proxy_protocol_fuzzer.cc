@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes the PROXY protocol decoder and encoders. Invariants: whole input,
 // 1-byte feeds and input-chosen chunks agree; an accepted header's
 // header_length() plus rest() is the input; re-encoding an accepted header

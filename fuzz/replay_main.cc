@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A standalone driver for libFuzzer-style targets: runs
 // LLVMFuzzerTestOneInput once on every file named on the command line, or
 // found (recursively) in a directory named there. Used for the corpus replay

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # fuzz/run-long.sh TARGET SECONDS [JOBS [WORKERS]] — a long local libFuzzer
 # campaign on one target, then its new coverage merged into the corpus.
 #

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Differential fuzzer: the input is a ClientHello body (legacy_version
 // onwards). Three readings are compared:
 //   R: ClientHelloReader on the body wrapped in a handshake header and

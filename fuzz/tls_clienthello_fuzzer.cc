@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Fuzzes ClientHelloReader with the input as the byte stream a client sent.
 // Invariants (abort() on violation):
 //   - fed whole, byte by byte, and in chunks whose sizes come from the input,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "parser/botan_clienthello.h"
 
 #include <botan/exceptn.h>

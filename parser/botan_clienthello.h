@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/botan_clienthello.h — the one adapter that calls Botan 2: parses a
 // ClientHello body and reports its server_name as Botan sees it.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/hostname.h — the one way a host name from the network becomes a
 // name that may touch the filesystem.
 //

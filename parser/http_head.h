@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/http_head.h — reads an HTTP/1.x request head just far enough to
 // learn which host it is for, and keeps every byte so the proxy can replay
 // them to that host's backend unchanged.

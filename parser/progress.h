@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/progress.h — the state every incremental parser reports. Pure.
 #ifndef SALLYPORT_PARSER_PROGRESS_H_
 #define SALLYPORT_PARSER_PROGRESS_H_

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/proxy_protocol.h — the PROXY protocol (haproxy's
 // proxy-protocol.txt), versions 1 (text) and 2 (binary): encoders for the
 // header sallyport may send a backend before replaying a client's bytes, and

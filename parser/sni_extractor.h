@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/sni_extractor.h — a second, minimal reading of a ClientHello's
 // server_name, written from the RFCs alone, for the differential fuzzer and
 // the tests. Not used to route: the proxy uses ClientHelloReader.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // parser/tls_clienthello.h — reads the first TLS flight up to the end of the
 // ClientHello and names the host it asks for (SNI), strictly, or refuses it.
 //

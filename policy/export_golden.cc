@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy/export_golden.cc — writes the compiled policies as text
 // (seccomp_export_pfc) to policy/golden/<name>.pfc, for review and for
 // //tests/policy:golden_test.

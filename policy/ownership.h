@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy/ownership.h — which Unix socket a host name may reach: the backend
 // ownership rules, as a pure decision over an abstract filesystem lookup.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy/syscalls.cc — the two syscall tables. Read policy/syscalls.h for
 // the semantics; docs/SECURITY.md "Syscall policies" for the reasoning.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // policy/syscalls.h — what each sallyport process may ask of the kernel, as
 // data: named groups of syscalls (with argument conditions), one line of
 // purpose each, plus the "errno probes" that answer an error instead of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/check.h — `sallyport check`: lints a hosts directory and prints the
 // routing table the proxy would apply, without serving anything.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/child.h — everything one connection's process does after lockdown:
 // read the handshake (under a deadline), parse it, canonicalise the name,
 // apply the ownership policy, connect to the tenant's socket, optionally

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/limits.h — admission control in the parent: global and per-source
 // connection caps, a per-source token bucket for the connection rate, and a
 // per-source crash throttle.

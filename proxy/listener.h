@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/listener.h — finds the listening socket sallyport serves.
 //
 // Side of the trust boundary: parent, before lockdown (it may bind a socket).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/log.h — one log line per connection (and per notable event), as
 // text for humans and journald or as JSON (--log-format=json).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sallyport — routes TLS by SNI, or HTTP/1.1 by Host, to per-tenant Unix
 // sockets under hosts/<name>/, one sandboxed child process per connection.
 //

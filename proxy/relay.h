@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/relay.h — moves bytes both ways between the client and the backend
 // until both directions have closed, propagating half-close and enforcing
 // an idle timeout. Client -> backend uses splice(2) through a pipe (zero

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/report.h — what a child tells the parent about its connection.
 //
 // Side of the trust boundary: written by the child (which handled hostile

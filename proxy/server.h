@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/server.h — the parent (acceptor) loop: accept, admit (limits), fork
 // one locked-down child per connection, reap, log, drain on SIGTERM.
 //

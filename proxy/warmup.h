@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/warmup.h — runs every code path a child will use once in the parent,
 // before lockdown, so that no child ever needs a syscall its filter forbids
 // for lazy initialisation (Botan's first parse, abseil's status and string

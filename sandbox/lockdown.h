@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sandbox/lockdown.h — confines the acceptor (parent) once at start, and
 // each per-connection child right after fork, before it reads a byte.
 //

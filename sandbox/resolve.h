@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sandbox/resolve.h — the syscall side of the ownership lookup: the real
 // policy::Lookup, and connecting to the Route policy::DecideRoute chose.
 //

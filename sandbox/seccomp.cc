@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sandbox/seccomp.cc — see seccomp.h. CompileFilter is the only code in
 // sallyport that calls libseccomp; Install is the only code that loads a
 // filter, and it calls no libseccomp function.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // sandbox/seccomp.h — compiles a syscall policy (policy/syscalls.h) to a
 // seccomp BPF program once, in the parent, and installs it in a child with a
 // single system call.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The sallyport demo: the main job on a built-in example, end to end.
 #
 # Creates a temporary hosts/ directory with two tenants' backends (a TLS one,

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A tiny HTTP/1.1 backend on a Unix socket, for the demo: answers every
 request with which backend it is and the request line it received, and logs
 each request line to stdout."""

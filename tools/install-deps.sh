@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every Debian package that sallyport's build, tests, fuzzing and
 # demo need. Idempotent: packages already present are left alone, so it is
 # safe to rerun. Needs root (or sudo) and Debian's package archive.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A minimal socket-activated backend for a sallyport tenant (docs/TENANTS.md).
 
 Serves the files of one directory over HTTP/1.1, on the listening socket

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `sallyport check` as a binary: exit statuses 0/1/2, the routing table on
 # stdout, and that it neither locks down nor connects: as root it runs
 # without --user (the proxy refuses that), it prints even with an inherited

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // proxy/check.h over real temporary hosts directories, one problem each.
 // Needs root for the cases that chown entries to other uids (no-sandbox).
 #include "proxy/check.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # sallyport(8) cannot drift from the binary: every flag `sallyport --help`
 # prints is documented in the man page, every flag the man page's OPTIONS
 # section documents exists, the subcommands are there, and

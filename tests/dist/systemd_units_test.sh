@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The systemd units in dist/systemd/:
 #  1. `systemd-analyze verify` passes with no output for every unit (offline:
 #     ExecStart is rewritten to the built binary, and MANPATH points at

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Stand-ins for `systemctl --user`, `loginctl` and `journalctl --user` in CI,
 where there is no systemd user manager (tests/dist/tenant_guide_test).
 

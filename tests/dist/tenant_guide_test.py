@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """docs/TENANTS.md, run: every ```sh block, in order, as a throwaway user.
 
 Set-up (as root, the administrator's part): a temporary hosts directory

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 TEST(Toolchain, AbslWorks) {

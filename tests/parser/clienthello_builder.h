@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/parser/clienthello_builder.h — builds ClientHellos (valid or broken
 // on purpose) and cuts them into TLS records and Feed() chunks. Test only.
 //

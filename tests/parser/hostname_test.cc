@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for the full contract of parser/hostname.h: CanonicalHostname and
 // SplitHostPort.
 #include "parser/hostname.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for parser/http_head.h: every acceptance and refusal rule, the size
 // cap on both sides, split feeds, and ErrorResponse's exact bytes.
 #include "parser/http_head.h"

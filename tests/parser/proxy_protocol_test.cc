@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for parser/proxy_protocol.h: exact encoder bytes (spec examples,
 // written out by hand), decoding, round trips, truncation at every byte,
 // signatures, caps and TLV bounds off by one.

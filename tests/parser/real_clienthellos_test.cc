@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every real ClientHello capture in testdata/clienthellos/ (see its
 // README.md, copied from ../shared/clienthellos) yields the name its JSON
 // says the client was given: fed whole, byte by byte, and re-recorded into

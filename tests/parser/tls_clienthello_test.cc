@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Tests for parser/tls_clienthello.h (the record layer, the strict
 // ClientHello walk, the alert mapping) and parser/sni_extractor.h, on
 // ClientHellos built by clienthello_builder.h.

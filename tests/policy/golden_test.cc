@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/policy/golden_test.cc — the compiled syscall policies must equal the
 // committed text in policy/golden/*.pfc, so every change to what a process
 // may do shows up as a reviewed diff. Also checks invariants of the tables.

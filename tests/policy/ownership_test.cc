@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Every ownership rule of policy/ownership.h, over a fake filesystem.
 #include "policy/ownership.h"
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Bulk transfer and half-close end to end: 1 GiB each way through the
 proxy arrives byte-identical (sha256 on both sides, streamed), and each
 side can still send after the other has shut down its write direction."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The command line: --help names every flag, --version prints the version,
 bad or unsafe invocations refuse with a clear message and a non-zero exit,
 and the three ways of getting a listening socket work (or are named)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """End-to-end harness for the sallyport binary (tests/proxy/*_e2e_test.py).
 
 Runs the real binary as root with --user=nobody against real backends on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sallyport http end to end: curl and raw sockets through the proxy to
 HTTP backends on hosts/<name>/http-socket; every refusal is the documented
 status with Connection: close and a one-line body."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Admission limits end to end: --max-per-ip refuses the third connection
 from one source (TLS internal_error alert, HTTP 503) but serves another
 source; 500 silent clients do not starve a real one; a child killed by a

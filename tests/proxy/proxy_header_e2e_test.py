@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """PROXY protocol end to end: send-proxy-v1 / send-proxy-v2 markers make the
 backend receive exactly the right header (computed here, independently,
 from the client's own socket addresses) followed by the client's exact

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Resource exhaustion end to end: with its fd limit or its process limit
 squeezed (prlimit), sallyport answers the connections it cannot serve with
 503, logs a `pause`, does not crash or spin, and serves again by itself once

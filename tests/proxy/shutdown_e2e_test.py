@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Graceful shutdown end to end: on SIGTERM the listening socket closes at
 once, in-flight transfers complete byte-identical, and sallyport exits 0
 with a `stopped` line; with --drain-timeout a stuck transfer is killed and

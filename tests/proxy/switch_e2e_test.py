@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Atomic symlink switch under load: hosts/app.example.test is a relative
 symlink to app-v1 and is re-pointed to app-v2 (a new symlink renamed over
 the name) while clients connect sequentially and concurrently. No

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Two tenants as different uids (A = daemon, B = bin) in one sticky,
 world-writable hosts directory: B cannot make traffic for A's hostname reach
 B's backend, by a look-alike directory, by renaming, by symlinks, or by a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """sallyport tls end to end: real clients (openssl s_client, curl, gnutls-cli)
 handshake through the proxy with real backends (openssl s_server -unix);
 raw replays of real ClientHello captures reach a recording backend

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Escape attempts from inside the real sandbox: the test builds a hosts
 // directory with two tenants (different uids, real backend processes) and
 // some traps outside it, then forks an acceptor that runs LockdownParent

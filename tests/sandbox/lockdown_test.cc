@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The parent and child lockdown, observed from outside through /proc.
 // Needs real root (tag no-sandbox): setresuid to nobody, chroot, unshare.
 #include "sandbox/lockdown.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "tests/sandbox/lockdown_testing.h"
 
 #include <dirent.h>

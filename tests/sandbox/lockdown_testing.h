@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/sandbox/lockdown_testing.h — shared scaffolding for the lockdown and
 // escape tests: a world-searchable temporary hosts directory, fork helpers,
 // pipe records, /proc readers, and the compiled production filters.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/sandbox/seccomp_noalloc_test.cc — CompiledFilter::Install() performs
 // no heap allocation (it must be safe right after fork(), where another
 // thread of the parent may have held the malloc lock). This binary

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/sandbox/seccomp_parsers_test.cc — the real parsers (TLS ClientHello
 // incl. the Botan adapter, HTTP head) give the same answers under the child
 // filter (and under parent + child, as in production) as without one, on the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // tests/sandbox/seccomp_test.cc — the compiled child and parent filters do
 // what docs/SECURITY.md "Syscall policies" claims, in real forked processes:
 //   - each forbidden operation, made once with syscall() after Install(),

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Re-exports Bazel 4.2.3's native C++ rules under @rules_cc//cc:defs.bzl.
 
 Debian's bazel-rules-cc is too new for Bazel 4.2.3; this shim is all that
