@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/limits.h"
 
+#include <signal.h>
+
 #include <algorithm>
 
 namespace sallyport::proxy {
@@ -85,6 +87,36 @@ bool Limits::RecordCrash(const std::string& source, double now) {
     return true;
   }
   return false;
+}
+
+bool IsFaultSignal(int sig) {
+  switch (sig) {
+    case SIGSYS: case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE:
+    case SIGABRT: case SIGTRAP: case SIGXCPU: case SIGXFSZ: case SIGALRM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+int CrashBudget::Recent(double now) const {
+  int n = 0;
+  for (double t : times_) {
+    if (now - t < config_.window_seconds) ++n;
+  }
+  return n;
+}
+
+bool CrashBudget::Record(double now) {
+  times_.erase(std::remove_if(times_.begin(), times_.end(),
+                              [&](double t) { return now - t >= config_.window_seconds; }),
+               times_.end());
+  times_.push_back(now);
+  if (static_cast<int>(times_.size()) <= config_.max_crashes) return false;
+  // Over budget: pause, and start counting afresh after it.
+  times_.clear();
+  paused_until_ = now + config_.pause_seconds;
+  return true;
 }
 
 }  // namespace sallyport::proxy

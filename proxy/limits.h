@@ -11,13 +11,21 @@
 // the global cap bounds anyway).
 //
 // The front end is the only place that sees aggregate load, so this is where
-// the limits live; the key is the peer address the parent accepted (with
-// --accept-proxy that is the upstream balancer, documented).
+// the limits live. The key is the client's address: the peer the parent
+// accepted, or, with --accept-proxy, the client address of the trusted
+// balancer's PROXY header (reported by the child before it reads a client
+// byte; proxy/report.h SourceReport). The balancer's own address is keyed
+// in a second Limits with balancer-sized settings (proxy/server.h).
+//
+// Also here: which child deaths count as crashes (IsFaultSignal), and the
+// global crash budget (CrashBudget) that pauses accepting when children
+// crash too often from all sources together.
 #ifndef SALLYPORT_PROXY_LIMITS_H_
 #define SALLYPORT_PROXY_LIMITS_H_
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 
@@ -44,6 +52,44 @@ enum class Admission {
 const char* AdmissionName(Admission a);
 
 inline constexpr size_t kMaxTrackedSources = 65536;
+
+// True for the signals that mean a fault in the child or a policy
+// violation, and so count as a crash (security event, crash throttle,
+// crash budget): SIGSYS (seccomp), SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+// SIGTRAP, SIGXCPU / SIGXFSZ (a resource limit hit) and SIGALRM (the
+// handshake backstop: a parser that never returned to poll). False for
+// signals that someone sent to stop it (SIGTERM, SIGINT, SIGHUP, SIGKILL,
+// SIGQUIT, SIGUSR1, ...): an operator's `pkill` or a drain is no attack.
+bool IsFaultSignal(int sig);
+
+// The global crash budget: at most `max_crashes` crashes from all sources
+// together within any `window_seconds`; the crash that exceeds it starts a
+// pause of `pause_seconds` during which the acceptor takes no connection
+// (they wait in the listen backlog). Per-source throttling cannot stop a
+// layout brute force (BROP) spread over many addresses; this bounds its
+// rate. Pure: time is passed in.
+struct CrashBudgetConfig {
+  int max_crashes = 10;
+  double window_seconds = 60;
+  double pause_seconds = 60;
+};
+
+class CrashBudget {
+ public:
+  explicit CrashBudget(const CrashBudgetConfig& config) : config_(config) {}
+  // Records a crash at `now`. Returns true if this crash exhausts the
+  // budget: a pause until paused_until() starts now.
+  bool Record(double now);
+  bool Paused(double now) const { return now < paused_until_; }
+  double paused_until() const { return paused_until_; }
+  // Crashes counted within the window ending at `now`.
+  int Recent(double now) const;
+
+ private:
+  CrashBudgetConfig config_;
+  std::vector<double> times_;  // crash times inside the window, oldest first
+  double paused_until_ = 0;
+};
 
 class Limits {
  public:

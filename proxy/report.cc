@@ -53,4 +53,14 @@ bool ValidateReport(const ChildReport& r) {
          Printable(r.client, sizeof r.client);
 }
 
+bool ValidateSourceReport(const SourceReport& r) {
+  if (r.magic != kSourceMagic || r.reserved != 0) return false;
+  size_t used = r.family == 6 ? 16 : r.family == 4 ? 4 : r.family == 0 ? 0 : 17;
+  if (used > 16) return false;
+  for (size_t i = used; i < sizeof r.addr; ++i) {
+    if (r.addr[i] != 0) return false;
+  }
+  return r.family != 0 || r.port == 0;
+}
+
 }  // namespace sallyport::proxy

@@ -46,6 +46,29 @@ struct ChildReport {
 };
 static_assert(sizeof(ChildReport) < 512, "report must fit one atomic write");
 
+// With --accept-proxy, what the child tells the parent as soon as it has
+// parsed the trusted balancer's PROXY header, before it parses a single
+// byte the client sent: the real client's address, so the parent can apply
+// the per-client limits and crash throttle to it. The parent answers one
+// byte on the verdict pipe: 0 = go on, otherwise the Admission (limits.h)
+// that refused it, and the child then answers the refusal itself.
+// Untrusted like ChildReport (validated before use); smaller than PIPE_BUF.
+inline constexpr uint32_t kSourceMagic = 0x53505352;  // "SPSR"
+
+struct SourceReport {
+  uint32_t magic = kSourceMagic;
+  // 4 or 6: addr/port are the client's. 0: the header was LOCAL (a health
+  // check) or of an unknown family, so the balancer itself is the client.
+  uint8_t family = 0;
+  uint8_t reserved = 0;  // must be 0
+  uint16_t port = 0;
+  uint8_t addr[16] = {};  // IPv4 in the first 4 bytes, the rest zero
+};
+static_assert(sizeof(SourceReport) == 24, "fixed layout, one atomic write");
+
+// Checks magic, family, zero padding (IPv4: bytes 4..15; family 0: all).
+bool ValidateSourceReport(const SourceReport& r);
+
 // Copies `s` into a fixed field, truncating, replacing non-printable bytes.
 void SetField(char* field, size_t size, const std::string& s);
 // Checks magic, enum range, NUL termination and printable contents.

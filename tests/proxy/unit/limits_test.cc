@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/limits.h"
 
+#include <signal.h>
+
+
 #include "gtest/gtest.h"
 
 namespace sallyport::proxy {
@@ -120,6 +123,49 @@ TEST(Limits, EveryAdmissionHasAName) {
                       Admission::kTableFull}) {
     EXPECT_STRNE(AdmissionName(a), "unknown");
   }
+}
+
+}  // namespace
+}  // namespace sallyport::proxy
+
+namespace sallyport::proxy {
+namespace {
+
+TEST(FaultSignals, FaultsCountAndStopSignalsDoNot) {
+  for (int sig : {SIGSYS, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP,
+                  SIGXCPU, SIGXFSZ, SIGALRM}) {
+    EXPECT_TRUE(IsFaultSignal(sig)) << sig;
+  }
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGKILL, SIGQUIT, SIGUSR1, SIGUSR2,
+                  SIGPIPE, SIGCHLD, 0}) {
+    EXPECT_FALSE(IsFaultSignal(sig)) << sig;
+  }
+}
+
+TEST(CrashBudget, PausesOnTheCrashThatExceedsTheBudget) {
+  CrashBudget b({/*max_crashes=*/3, /*window_seconds=*/60, /*pause_seconds=*/30});
+  EXPECT_FALSE(b.Record(0));
+  EXPECT_FALSE(b.Record(10));
+  EXPECT_FALSE(b.Record(20));
+  EXPECT_EQ(b.Recent(20), 3);
+  EXPECT_FALSE(b.Paused(20));
+  EXPECT_TRUE(b.Record(30));  // the fourth within 60 s
+  EXPECT_TRUE(b.Paused(30));
+  EXPECT_TRUE(b.Paused(59.9));
+  EXPECT_FALSE(b.Paused(60));
+  EXPECT_DOUBLE_EQ(b.paused_until(), 60);
+  EXPECT_EQ(b.Recent(30), 0);  // counting starts afresh after a pause
+}
+
+TEST(CrashBudget, CrashesOutsideTheWindowExpire) {
+  CrashBudget b({3, 60, 30});
+  EXPECT_FALSE(b.Record(0));
+  EXPECT_FALSE(b.Record(1));
+  EXPECT_FALSE(b.Record(2));
+  EXPECT_FALSE(b.Record(61));  // 0 and 1 have left the window
+  EXPECT_EQ(b.Recent(61), 2);
+  EXPECT_FALSE(b.Record(61.5));
+  EXPECT_TRUE(b.Record(61.8));  // 2, 61, 61.5, 61.8: four within 60 s
 }
 
 }  // namespace

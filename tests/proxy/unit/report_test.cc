@@ -13,6 +13,45 @@ TEST(Report, DefaultIsValid) {
   EXPECT_TRUE(ValidateReport(r));
 }
 
+TEST(SourceReport, ValidShapes) {
+  SourceReport local;
+  EXPECT_TRUE(ValidateSourceReport(local));  // family 0: the balancer itself
+  SourceReport v4;
+  v4.family = 4;
+  v4.port = 40001;
+  v4.addr[0] = 203;
+  v4.addr[3] = 7;
+  EXPECT_TRUE(ValidateSourceReport(v4));
+  SourceReport v6;
+  v6.family = 6;
+  std::memset(v6.addr, 0xab, sizeof v6.addr);
+  EXPECT_TRUE(ValidateSourceReport(v6));
+}
+
+TEST(SourceReport, EveryMalformedFieldIsRefused) {
+  SourceReport r;
+  r.magic = kReportMagic;  // a ChildReport's magic is not a SourceReport's
+  EXPECT_FALSE(ValidateSourceReport(r));
+  for (uint8_t family : {1, 5, 7, 255}) {
+    SourceReport f;
+    f.family = family;
+    EXPECT_FALSE(ValidateSourceReport(f)) << int(family);
+  }
+  SourceReport pad;
+  pad.reserved = 1;
+  EXPECT_FALSE(ValidateSourceReport(pad));
+  SourceReport v4;
+  v4.family = 4;
+  v4.addr[4] = 1;  // past an IPv4 address
+  EXPECT_FALSE(ValidateSourceReport(v4));
+  SourceReport local;
+  local.addr[15] = 1;  // family 0 carries no address
+  EXPECT_FALSE(ValidateSourceReport(local));
+  SourceReport local_port;
+  local_port.port = 80;
+  EXPECT_FALSE(ValidateSourceReport(local_port));
+}
+
 TEST(Report, SetFieldTruncatesAndSanitises) {
   char f[8];
   SetField(f, sizeof f, std::string("ab\ncd\x80" "efghij"));
