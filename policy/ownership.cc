@@ -46,7 +46,32 @@ absl::Status LookupError(absl::string_view what, const Entry& e) {
       absl::StrCat(what, ": lookup failed: ", std::strerror(e.error)));
 }
 
+// Rule 5: `what` names the entry, e.g. "hosts/a.example".
+absl::Status Unverifiable(absl::string_view host, absl::string_view what,
+                          const Entry& e, Lookup& fs) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      host, ": owner of ", what, " is not verifiable: ", fs.WhyUnverifiable(e.uid),
+      "; run as root with --user for a multi-tenant hosts/"));
+}
+
 }  // namespace
+
+std::string Lookup::WhyUnverifiable(uid_t uid) {
+  return absl::StrCat("uid ", uid, " does not identify one user");
+}
+
+std::string UnmappedUidReason(uid_t uid, uid_t overflow_uid,
+                              std::optional<uid_t> mapped_uid) {
+  std::string lead =
+      uid == overflow_uid
+          ? absl::StrCat("uid ", uid, " is the overflow uid")
+          : absl::StrCat("uid ", uid, " would read as the overflow uid ", overflow_uid);
+  return absl::StrCat(
+      lead, ", which stands for every uid not mapped into sallyport's user namespace",
+      mapped_uid.has_value()
+          ? absl::StrCat(" (unprivileged mode maps only uid ", *mapped_uid, ")")
+          : std::string());
+}
 
 bool IsPlainName(absl::string_view s) {
   if (s.empty() || s == "." || s == "..") return false;
@@ -77,6 +102,10 @@ absl::StatusOr<Route> DecideRoute(absl::string_view name,
   }
   if (h.type == Entry::kOther && h.error != 0) return LookupError(host, h);
   route.owner = h.uid;
+  if ((h.type == Entry::kDirectory || h.type == Entry::kSymlink) &&
+      !h.uid_verifiable) {
+    return Unverifiable(host, absl::StrCat("hosts/", name), h, fs);
+  }
   if (h.type == Entry::kDirectory) {
     route.dir = std::string(name);
   } else if (h.type == Entry::kSymlink) {
@@ -104,6 +133,10 @@ absl::StatusOr<Route> DecideRoute(absl::string_view name,
       return absl::FailedPreconditionError(
           absl::StrCat(host, ": symlink target hosts/", h.link_target, " is ",
                        TypeName(t.type), ", not a directory"));
+    }
+    if (!t.uid_verifiable) {
+      return Unverifiable(
+          host, absl::StrCat("the target directory hosts/", h.link_target), t, fs);
     }
     if (!OwnerOk(t.uid, route.owner)) {
       return absl::PermissionDeniedError(absl::StrCat(
@@ -160,6 +193,10 @@ absl::StatusOr<Route> DecideRoute(absl::string_view name,
   }
 
   // Rule 3: the socket reached belongs to the owner of the name, or root.
+  if (!s.uid_verifiable) {
+    return Unverifiable(
+        host, absl::StrCat("socket hosts/", route.dir, "/", route.socket_name), s, fs);
+  }
   if (!OwnerOk(s.uid, route.owner)) {
     return absl::PermissionDeniedError(absl::StrCat(
         host, ": socket hosts/", route.dir, "/", route.socket_name,
@@ -183,6 +220,10 @@ absl::StatusOr<Route> DecideRoute(absl::string_view name,
       return absl::FailedPreconditionError(
           absl::StrCat(host, ": marker ", marker_names[i], " is ",
                        TypeName(m.type), ", not a regular file"));
+    }
+    if (!m.uid_verifiable) {
+      return Unverifiable(
+          host, absl::StrCat("marker hosts/", route.dir, "/", marker_names[i]), m, fs);
     }
     if (!OwnerOk(m.uid, route.owner)) {
       return absl::PermissionDeniedError(absl::StrCat(

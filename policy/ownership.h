@@ -4,8 +4,8 @@
 //
 // Side of the trust boundary: pure. No syscalls, no globals. Runs in the
 // per-connection child (through sandbox/resolve.h, which supplies the real
-// lookup) on a name an attacker chose, and in offline tools (a future
-// `sallyport check` linter) with the same rules. Tests use a fake Lookup.
+// lookup) on a name an attacker chose, and in `sallyport check`
+// (proxy/check.h) with the same rules. Tests use a fake Lookup.
 //
 // The name comes from parser::CanonicalHostname, so it is already a single
 // safe path component; DecideRoute checks that again (defense in depth) and
@@ -38,6 +38,15 @@
 //     (not a symlink) owned by the owner or root. Both present → refused
 //     (FailedPrecondition): an ambiguous configuration fails closed rather
 //     than guessing which header the backend parses.
+//  5. Verifiable owners. Every uid the rules use (the host entry's, the
+//     symlink target directory's, the socket's, each marker's) must identify
+//     one real user. In sallyport's unprivileged user namespace only its own
+//     uid is mapped and every other uid, root included, reads as the
+//     overflow uid (65534): those owners all compare equal. The Lookup marks
+//     such entries (Entry::uid_verifiable = false) and DecideRoute refuses to
+//     use them: PermissionDenied, naming the entry, the uid and why
+//     (Lookup::WhyUnverifiable). An entry whose uid is never used (a missing
+//     marker, a wrongly shaped entry refused for its shape) is not checked.
 //  Anything else (a FIFO, a regular file where a socket belongs, an
 //  absolute symlink, a target with '/', a lookup error other than "does not
 //  exist") is refused with a specific reason: FailedPrecondition for a
@@ -51,6 +60,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include "absl/strings/string_view.h"
 
@@ -73,6 +83,9 @@ struct Entry {
   uid_t uid = 0;
   std::string link_target;
   int error = 0;
+  // False when `uid` does not stand for one real user (rule 5): set by the
+  // Lookup, e.g. for the overflow uid inside a user namespace.
+  bool uid_verifiable = true;
 };
 
 // The filesystem as the rules see it. `path` is relative to the hosts root
@@ -82,6 +95,9 @@ class Lookup {
  public:
   virtual ~Lookup() = default;
   virtual Entry Lstat(absl::string_view path) = 0;
+  // Why an entry this Lookup marked unverifiable cannot be trusted, for the
+  // refusal message ("uid N is ..."). Called only for such entries.
+  virtual std::string WhyUnverifiable(uid_t uid);
 };
 
 struct Route {
@@ -96,7 +112,21 @@ struct Route {
 // no '/', no NUL. The shape every symlink target above must have.
 bool IsPlainName(absl::string_view s);
 
-// Applies rules 1–4. `socket_file` is normally kTlsSocket or kHttpSocket
+// The explanation of an unverifiable uid in sallyport's unprivileged user
+// namespace, one wording for the proxy and `sallyport check`:
+//  - `uid` == `overflow_uid` (what the proxy sees inside the namespace):
+//    "uid 65534 is the overflow uid, which stands for every uid not mapped
+//    into sallyport's user namespace";
+//  - any other `uid` (a real uid, when check predicts that mode): "uid 1000
+//    would read as the overflow uid 65534, which stands for ...".
+// `mapped_uid`, the one uid the namespace maps, is added when the caller
+// knows it ("(unprivileged mode maps only uid 7)"): check does; the
+// per-connection child does not (it cannot ask getuid(); the start-up
+// warning names it).
+std::string UnmappedUidReason(uid_t uid, uid_t overflow_uid,
+                              std::optional<uid_t> mapped_uid);
+
+// Applies rules 1–5. `socket_file` is normally kTlsSocket or kHttpSocket
 // (any plain name is accepted, for the linter). Errors as described above;
 // every message names the host and the offending entry.
 absl::StatusOr<Route> DecideRoute(absl::string_view name,

@@ -69,6 +69,47 @@ std::string NameProblem(const std::string& name) {
   return "";
 }
 
+// The proxy's view of owners in the unprivileged user-namespace mode,
+// predicted from real uids: only `mapped` is mapped there, every other uid
+// reads as the overflow uid and is unverifiable (policy rule 5). Running as
+// the overflow uid itself, nothing is verifiable (the proxy refuses to
+// start; CheckHostsDir reports that too).
+class UserNamespaceView : public policy::Lookup {
+ public:
+  UserNamespaceView(policy::Lookup& real, uid_t mapped, uid_t overflow)
+      : real_(real), mapped_(mapped), overflow_(overflow) {}
+  policy::Entry Lstat(absl::string_view path) override {
+    policy::Entry e = real_.Lstat(path);
+    const bool mapped = e.uid == mapped_ && mapped_ != overflow_;
+    if (e.type != policy::Entry::kMissing && !mapped) e.uid_verifiable = false;
+    return e;
+  }
+  std::string WhyUnverifiable(uid_t uid) override {
+    return policy::UnmappedUidReason(uid, overflow_, mapped_);
+  }
+
+ private:
+  policy::Lookup& real_;
+  uid_t mapped_;
+  uid_t overflow_;
+};
+
+std::string DescribeAssumption(const CheckAssumption& a) {
+  if (!a.unprivileged_uid.has_value()) {
+    return "assumed: root (sallyport started as root with --user): every owner "
+           "is verifiable";
+  }
+  const uid_t s = *a.unprivileged_uid;
+  const std::string name = UserName(s);
+  const std::string shown = name == std::to_string(s) ? "" : absl::StrCat(" (", name, ")");
+  return absl::StrCat(
+      "assumed: unprivileged (user namespace) as uid ", s, shown, ": only uid ", s,
+      " is mapped; entries, sockets and markers of any "
+      "other uid (including root) are unverifiable and refused. A service "
+      "with CAP_SYS_CHROOT + CAP_SYS_ADMIN instead sees real uids, as root "
+      "does: run check as root for that view");
+}
+
 // Collects findings per entry without repeating the same message (the
 // host-level refusals are the same for tls-socket and http-socket).
 class Findings {
@@ -85,7 +126,12 @@ class Findings {
 
 // Lints every entry; the current directory is the hosts directory.
 void CheckEntries(const std::vector<std::string>& names, CheckReport& r) {
-  sandbox::FsLookup fs;
+  sandbox::FsLookup real;
+  std::optional<UserNamespaceView> view;
+  if (r.assumed.unprivileged_uid.has_value()) {
+    view.emplace(real, *r.assumed.unprivileged_uid, r.assumed.overflow_uid);
+  }
+  policy::Lookup& fs = view.has_value() ? static_cast<policy::Lookup&>(*view) : real;
   Findings problems(r.problems), notes(r.notes);
   std::map<std::string, std::vector<std::string>> aliases_of;  // target → names
   std::vector<std::pair<std::string, std::string>> bad_names;  // name, why
@@ -170,9 +216,17 @@ void CheckEntries(const std::vector<std::string>& names, CheckReport& r) {
             });
 }
 
-// hosts/ itself: who may rename entries in it.
+// hosts/ itself: who may rename entries in it; and whether the assumed
+// mode can start at all.
 void CheckHostsMode(CheckReport& r) {
   Findings problems(r.problems), notes(r.notes);
+  if (r.assumed.unprivileged_uid == r.assumed.overflow_uid) {
+    problems.Add("", absl::StrCat(
+        "sallyport refuses to start unprivileged as uid ", r.assumed.overflow_uid,
+        ", the overflow uid: in its user namespace every other uid reads as ",
+        r.assumed.overflow_uid, " too, so no owner is verifiable; run it as "
+        "another user, or as root with --user"));
+  }
   if ((r.hosts_mode & (S_IWOTH | S_IWGRP)) != 0 && (r.hosts_mode & S_ISVTX) == 0) {
     problems.Add("", absl::StrCat(
         r.hosts_dir, " (mode ", Mode(r.hosts_mode), ") is writable by ",
@@ -189,8 +243,22 @@ void CheckHostsMode(CheckReport& r) {
 
 }  // namespace
 
-absl::StatusOr<CheckReport> CheckHostsDir(const std::string& hosts_dir) {
+CheckAssumption AssumptionForCaller() {
+  CheckAssumption a;
+  if (geteuid() == 0) return a;
+  a.unprivileged_uid = geteuid();
+  if (FILE* f = fopen("/proc/sys/kernel/overflowuid", "re")) {
+    unsigned long v = 0;
+    if (fscanf(f, "%lu", &v) == 1) a.overflow_uid = static_cast<uid_t>(v);
+    fclose(f);
+  }
+  return a;
+}
+
+absl::StatusOr<CheckReport> CheckHostsDir(const std::string& hosts_dir,
+                                          const CheckAssumption& assume) {
   CheckReport r;
+  r.assumed = assume;
   char* real = realpath(hosts_dir.c_str(), nullptr);
   if (real == nullptr) {
     return absl::NotFoundError(absl::StrCat(hosts_dir, ": ", std::strerror(errno)));
@@ -270,7 +338,8 @@ absl::StatusOr<CheckReport> CheckHostsDir(const std::string& hosts_dir) {
 std::string FormatCheckReport(const CheckReport& r) {
   std::string out = absl::StrCat("hosts ", r.hosts_dir, " (mode ", Mode(r.hosts_mode),
                                  ", owner ", UserName(r.hosts_uid), ":",
-                                 GroupName(r.hosts_gid), ")\n");
+                                 GroupName(r.hosts_gid), ")\n",
+                                 DescribeAssumption(r.assumed), "\n");
   const absl::string_view kSockets[] = {policy::kTlsSocket, policy::kHttpSocket};
   const char* kProto[] = {"tls", "http"};
   for (int i = 0; i < 2; ++i) {

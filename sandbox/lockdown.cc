@@ -101,6 +101,30 @@ absl::Status NoUserNamespaces(int err) {
           "Debian kernels, and user.max_user_namespaces > 0)."));
 }
 
+// The uid the kernel reports for ids not mapped into a user namespace.
+absl::StatusOr<uid_t> ReadOverflowUid() {
+  constexpr const char* kPath = "/proc/sys/kernel/overflowuid";
+  int fd = open(kPath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return StepErrno(3, "namespaces", absl::StrCat("open ", kPath), errno);
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  int err = errno;
+  close(fd);
+  if (n <= 0) {
+    return StepErrno(3, "namespaces", absl::StrCat("read ", kPath), n < 0 ? err : EIO);
+  }
+  buf[n] = '\0';
+  char* end = nullptr;
+  errno = 0;
+  unsigned long v = std::strtoul(buf, &end, 10);
+  if (errno != 0 || end == buf || (*end != '\n' && *end != '\0') ||
+      v > static_cast<unsigned long>(static_cast<uid_t>(-1))) {
+    return StepError(absl::StatusCode::kInternal, 3, "namespaces",
+                     absl::StrCat(kPath, ": not a uid"));
+  }
+  return static_cast<uid_t>(v);
+}
+
 // Step 3 after the mode is settled: network (required), IPC and mount
 // (best effort, reported).
 absl::Status EnterNamespaces(ParentLockdownResult& r) {
@@ -314,9 +338,24 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
     r.mode = LockdownMode::kRoot;
   } else {
     EnsureDumpable();
+    // Read while nothing has changed yet; needed only in the user namespace.
+    absl::StatusOr<uid_t> overflow = ReadOverflowUid();
     if (unshare(CLONE_NEWUSER) == 0) {
       r.mode = LockdownMode::kUserNamespace;
       r.user_ns = true;
+      if (!overflow.ok()) return overflow.status();
+      if (*overflow == target_uid) {
+        return StepError(
+            absl::StatusCode::kFailedPrecondition, 3, "namespaces",
+            absl::StrCat(
+                "running unprivileged as uid ", target_uid,
+                ", the overflow uid (/proc/sys/kernel/overflowuid): in the user "
+                "namespace every unmapped uid, root included, reads as ",
+                target_uid, " too, so the ownership rules could not tell this "
+                "process's own entries and backends from anyone else's. Run "
+                "sallyport as another user, or as root with --user."));
+      }
+      r.unmapped_uid = *overflow;
       // Unprivileged writers must deny setgroups before writing gid_map, and
       // may map only their own ids. Mapping to themselves (not to 0) keeps
       // the process non-root inside too.

@@ -23,6 +23,15 @@
 //        root:        unshare directly.                       (kRoot)
 //        not root:    unshare(CLONE_NEWUSER), deny setgroups, map our own
 //                     uid/gid to themselves, then as above.   (kUserNamespace)
+//                     Only our own uid is mapped: lstat and SO_PEERCRED show
+//                     every other uid (root too) as the overflow uid, read
+//                     from /proc/sys/kernel/overflowuid into
+//                     ParentLockdownResult::unmapped_uid so the ownership
+//                     rules can refuse it (sandbox/resolve.h). Running as the
+//                     overflow uid itself (e.g. nobody) is refused: our own
+//                     entries could not be told from anyone else's. (Mapping
+//                     more uids is not possible here: an unprivileged writer
+//                     may map only its own uid, docs/SECURITY.md section 1.)
 //        not root, no user namespaces, but CAP_SYS_CHROOT and
 //                     CAP_SYS_ADMIN (systemd AmbientCapabilities):
 //                                                              (kCapabilities)
@@ -84,6 +93,10 @@ struct ParentLockdownResult {
   bool mount_private = false;  // propagation of the new mount ns is private
   uid_t uid = 0;               // after the drop (never 0)
   gid_t gid = 0;
+  // kUserNamespace only: the overflow uid, which lstat and SO_PEERCRED
+  // report for every uid but `uid`; pass it to sandbox::FsLookup and
+  // sandbox::ConnectRoute. Empty in the other modes (all uids are real).
+  std::optional<uid_t> unmapped_uid;
   // O_RDWR|O_CLOEXEC /dev/null opened before chroot; pass to ChildLockdown.
   int devnull_fd = -1;
   std::string Describe() const;  // one line for the start-up log

@@ -26,6 +26,7 @@ policy::Entry FsLookup::Lstat(absl::string_view path) {
     return e;
   }
   e.uid = st.st_uid;
+  e.uid_verifiable = !(unmapped_uid_.has_value() && st.st_uid == *unmapped_uid_);
   switch (st.st_mode & S_IFMT) {
     case S_IFDIR: e.type = policy::Entry::kDirectory; break;
     case S_IFSOCK: e.type = policy::Entry::kSocket; break;
@@ -47,7 +48,13 @@ policy::Entry FsLookup::Lstat(absl::string_view path) {
   return e;
 }
 
-int ConnectRoute(const policy::Route& route) noexcept {
+std::string FsLookup::WhyUnverifiable(uid_t uid) {
+  if (!unmapped_uid_.has_value()) return policy::Lookup::WhyUnverifiable(uid);
+  return policy::UnmappedUidReason(uid, *unmapped_uid_, std::nullopt);
+}
+
+int ConnectRoute(const policy::Route& route,
+                 std::optional<uid_t> unmapped_uid) noexcept {
   struct sockaddr_un addr;
   std::memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
@@ -75,6 +82,8 @@ int ConnectRoute(const policy::Route& route) noexcept {
     socklen_t clen = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0) {
       err = errno;
+    } else if (unmapped_uid.has_value() && cred.uid == *unmapped_uid) {
+      err = EPERM;  // checked first: route.owner may be that uid too
     } else if (cred.uid != route.owner && cred.uid != 0) {
       err = EPERM;
     }

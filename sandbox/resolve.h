@@ -19,8 +19,21 @@
 // route's owner or root. A tenant cannot make a listening socket appear to
 // be another uid's, so what the kernel reports cannot be forged by the race.
 // Consequence: a tenant's backend must run as the tenant's uid (or root).
+//
+// Unmapped uids: in the unprivileged user-namespace mode (sandbox/lockdown.h
+// step 3) only sallyport's own uid is mapped; lstat and SO_PEERCRED report
+// every other uid, root included, as the overflow uid
+// (/proc/sys/kernel/overflowuid, normally 65534). Given that uid
+// (ParentLockdownResult::unmapped_uid), FsLookup marks entries owned by it
+// unverifiable (policy rule 5: refused) and ConnectRoute refuses a listener
+// that reads as it. Without it (root and capabilities modes) every uid is real.
 #ifndef SALLYPORT_SANDBOX_RESOLVE_H_
 #define SALLYPORT_SANDBOX_RESOLVE_H_
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
 
 #include "absl/strings/string_view.h"
 #include "policy/ownership.h"
@@ -30,23 +43,33 @@ namespace sallyport::sandbox {
 // lstat (newfstatat with AT_SYMLINK_NOFOLLOW) and readlinkat relative to the
 // current directory. ENOENT/ENOTDIR → kMissing; other errors → kOther with
 // `error` set. A symlink target longer than a host name can be (255 bytes)
-// or unreadable is reported as an empty target with `error` set.
+// or unreadable is reported as an empty target with `error` set. An entry
+// owned by `unmapped_uid` has uid_verifiable = false.
 class FsLookup : public policy::Lookup {
  public:
+  explicit FsLookup(std::optional<uid_t> unmapped_uid = std::nullopt)
+      : unmapped_uid_(unmapped_uid) {}
   policy::Entry Lstat(absl::string_view path) override;
+  // policy::UnmappedUidReason without the mapped uid: the child cannot ask.
+  std::string WhyUnverifiable(uid_t uid) override;
+
+ private:
+  std::optional<uid_t> unmapped_uid_;
 };
 
 // Connects to route.dir/route.socket_name: chdir(route.dir), socket, connect
 // to the relative name, chdir("/") back (also on failure), then checks the
 // peer credentials. Returns the connected fd (SOCK_CLOEXEC), or -errno:
 //   -ENAMETOOLONG  socket_name does not fit sun_path, or dir is too long;
-//   -EPERM         the listening peer's uid is neither route.owner nor 0
-//                  (the socket is closed);
+//   -EPERM         the listening peer's uid is neither route.owner nor 0,
+//                  or it is `unmapped_uid` (which never identifies one user,
+//                  whatever route.owner says); the socket is closed;
 //   otherwise the errno of chdir/socket/connect/getsockopt (e.g.
 //   -ECONNREFUSED for a stale socket file, -ENOENT for a vanished one).
 // If chdir("/") back fails, the fd is closed and that errno is returned:
 // the caller must not continue in an unknown directory.
-int ConnectRoute(const policy::Route& route) noexcept;
+int ConnectRoute(const policy::Route& route,
+                 std::optional<uid_t> unmapped_uid = std::nullopt) noexcept;
 
 }  // namespace sallyport::sandbox
 

@@ -30,6 +30,8 @@ out=$("$SP" check --hosts="$H") || fail "clean dir: exit $?, output: $out"
 grep -q 'routes for sallyport tls (tls-socket): 1' <<<"$out" || fail "no tls table: $out"
 grep -q 'a.example.test  a.example.test/tls-socket' <<<"$out" || fail "no route row: $out"
 grep -q 'routes for sallyport http (http-socket): 0' <<<"$out" || fail "no http table: $out"
+grep -q '^assumed: root (sallyport started as root with --user)' <<<"$out" \
+  || fail "as root, check must say it assumed root mode: $out"
 [ ! -e "$T/accepted" ] || fail "check connected to the backend"
 
 # Dashed/underscored flag spellings and the default --hosts=. both work.

@@ -5,11 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -368,6 +370,129 @@ TEST_F(CheckTest, RunCheckExitStatuses) {
   EXPECT_THAT(text, HasSubstr("PROBLEMS FOUND"));
   EXPECT_THAT(absl::StatusOr<CheckReport>(CheckHostsDir(P("does-not-exist"))).status().message(),
               HasSubstr("No such file or directory"));
+}
+
+// --- the assumed mode: which owners are verifiable ---------------------------
+
+TEST_F(CheckTest, AsRootEveryOwnerIsVerifiable) {
+  Dir("a.example.test", kA);
+  Sock("a.example.test/tls-socket", kA);
+  Dir("b.example.test", kB);
+  Sock("b.example.test/tls-socket", kB);
+  Dir("r.example.test", kA);
+  Sock("r.example.test/tls-socket", 0);
+  CheckReport r = Check();  // this test runs as root
+  EXPECT_FALSE(r.assumed.unprivileged_uid.has_value());
+  EXPECT_TRUE(r.ok()) << Problems(r);
+  EXPECT_EQ(r.routes.size(), 3u);
+  EXPECT_THAT(FormatCheckReport(r),
+              HasSubstr("\nassumed: root (sallyport started as root with --user): "
+                        "every owner is verifiable\n"));
+}
+
+TEST_F(CheckTest, UnprivilegedOnlyTheOwnUidIsVerifiable) {
+  Dir("a.example.test", kA);
+  Sock("a.example.test/tls-socket", kA);
+  File("a.example.test/send-proxy-v2", kA);
+  Link("a.example.test", "www.a.example.test", kA);
+  Dir("b.example.test", kB);
+  Sock("b.example.test/tls-socket", kB);
+  Link("b.example.test", "mis.example.test", kB);
+  Link("b.example.test", "alias.example.test", kA);
+  Dir("n.example.test", 65534);
+  Sock("n.example.test/tls-socket", 65534);
+  Dir("r.example.test", kA);
+  Sock("r.example.test/tls-socket", 0);
+  Dir("m.example.test", kA);
+  Sock("m.example.test/tls-socket", kA);
+  File("m.example.test/send-proxy-v1", kB);
+  CheckAssumption as_a;
+  as_a.unprivileged_uid = kA;
+  as_a.overflow_uid = 65534;
+  absl::StatusOr<CheckReport> got = CheckHostsDir(hosts_, as_a);
+  ASSERT_TRUE(got.ok()) << got.status();
+  const CheckReport& r = *got;
+  const std::string tail =
+      " which stands for every uid not mapped into sallyport's user namespace "
+      "(unprivileged mode maps only uid 1001); run as root with --user for a "
+      "multi-tenant hosts/";
+  std::string p = Problems(r);
+  EXPECT_THAT(p, HasSubstr("[b.example.test] host \"b.example.test\": owner of "
+                           "hosts/b.example.test is not verifiable: uid 1002 would "
+                           "read as the overflow uid 65534," + tail));
+  EXPECT_THAT(p, HasSubstr("[mis.example.test] host \"mis.example.test\": owner of "
+                           "hosts/mis.example.test is not verifiable: uid 1002"));
+  EXPECT_THAT(p, HasSubstr("[alias.example.test] host \"alias.example.test\": owner "
+                           "of the target directory hosts/b.example.test is not "
+                           "verifiable: uid 1002"));
+  EXPECT_THAT(p, HasSubstr("[n.example.test] host \"n.example.test\": owner of "
+                           "hosts/n.example.test is not verifiable: uid 65534 is the "
+                           "overflow uid," + tail));
+  EXPECT_THAT(p, HasSubstr("[r.example.test] host \"r.example.test\": owner of socket "
+                           "hosts/r.example.test/tls-socket is not verifiable: uid 0 "
+                           "would read as the overflow uid 65534," + tail));
+  EXPECT_THAT(p, HasSubstr("[m.example.test] host \"m.example.test\": owner of marker "
+                           "hosts/m.example.test/send-proxy-v1 is not verifiable: uid "
+                           "1002"));
+  EXPECT_EQ(r.problems.size(), 6u) << p;
+  ASSERT_EQ(r.routes.size(), 2u);  // a and its alias www, both kA's
+  EXPECT_NE(FindRoute(r, "www.a.example.test", policy::kTlsSocket), nullptr);
+  EXPECT_THAT(FormatCheckReport(r),
+              HasSubstr("\nassumed: unprivileged (user namespace) as uid 1001: "
+                        "only uid 1001 is mapped;"));
+  EXPECT_THAT(FormatCheckReport(r), HasSubstr("run check as root for that view"));
+}
+
+TEST_F(CheckTest, UnprivilegedAsTheOverflowUidCannotStart) {
+  Dir("n.example.test", 65534);
+  Sock("n.example.test/tls-socket", 65534);
+  CheckAssumption as_nobody;
+  as_nobody.unprivileged_uid = 65534;
+  as_nobody.overflow_uid = 65534;
+  absl::StatusOr<CheckReport> r = CheckHostsDir(hosts_, as_nobody);
+  ASSERT_TRUE(r.ok());
+  std::string p = Problems(*r);
+  EXPECT_THAT(p, HasSubstr("[] sallyport refuses to start unprivileged as uid 65534, "
+                           "the overflow uid"));
+  EXPECT_THAT(p, HasSubstr("[n.example.test] host \"n.example.test\": owner of "
+                           "hosts/n.example.test is not verifiable: uid 65534 is the "
+                           "overflow uid"));
+  EXPECT_TRUE(r->routes.empty());
+}
+
+TEST_F(CheckTest, RunAsNonRootAssumesItsOwnUnprivilegedMode) {
+  Dir("a.example.test", kA);
+  Sock("a.example.test/tls-socket", kA);
+  Dir("b.example.test", kB);
+  Sock("b.example.test/tls-socket", kB);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // as kA, through the default AssumptionForCaller()
+    close(fds[0]);
+    if (setgroups(0, nullptr) != 0 || setresgid(kA, kA, kA) != 0 ||
+        setresuid(kA, kA, kA) != 0) {
+      _exit(10);
+    }
+    FILE* out = fdopen(fds[1], "w");
+    _exit(out != nullptr ? RunCheck(hosts_, out) : 11);  // _exit: fflushed by RunCheck
+  }
+  close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) text.append(buf, n);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 1) << text;
+  EXPECT_THAT(text, HasSubstr("assumed: unprivileged (user namespace) as uid 1001"));
+  EXPECT_THAT(text, HasSubstr("b.example.test: host \"b.example.test\": owner of "
+                              "hosts/b.example.test is not verifiable: uid 1002 would "
+                              "read as the overflow uid"));
+  EXPECT_THAT(text, HasSubstr("a.example.test  a.example.test/tls-socket"));
+  EXPECT_THAT(text, HasSubstr("1 route(s), 1 problem(s)"));
 }
 
 }  // namespace

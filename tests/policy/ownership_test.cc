@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -352,6 +353,175 @@ TEST(Ownership, LongestNameStaysRelative) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->dir, name);
   EXPECT_EQ(r->socket_name, "tls-socket");
+}
+
+// --- rule 5: unverifiable owners (sallyport's unprivileged user namespace) --
+
+constexpr uid_t kSelf = 7;         // the one uid the namespace maps
+constexpr uid_t kOverflow = 65534;  // what every other uid reads as
+
+// The filesystem as the unprivileged child sees it: the test describes real
+// owners; every uid but kSelf reads as the overflow uid, marked unverifiable
+// (what sandbox::FsLookup does with ParentLockdownResult::unmapped_uid).
+class UserNsFs : public Lookup {
+ public:
+  explicit UserNsFs(FakeFs& real) : real_(real) {}
+  Entry Lstat(absl::string_view path) override {
+    Entry e = real_.Lstat(path);
+    if (e.type != Entry::kMissing && e.uid != kSelf) {
+      e.uid = kOverflow;
+      e.uid_verifiable = false;
+    }
+    return e;
+  }
+  std::string WhyUnverifiable(uid_t uid) override {
+    return UnmappedUidReason(uid, kOverflow, std::nullopt);
+  }
+
+ private:
+  FakeFs& real_;
+};
+
+// The refusal for `what`'s owner, word for word.
+std::string UnverifiableMessage(const std::string& host, const std::string& what) {
+  return "host \"" + host + "\": owner of " + what +
+         " is not verifiable: uid 65534 is the overflow uid, which stands for "
+         "every uid not mapped into sallyport's user namespace; run as root with "
+         "--user for a multi-tenant hosts/";
+}
+
+// Own entries plus X's host (dir, socket, marker) and Y's alias to it.
+FakeFs SharedHosts() {
+  FakeFs fs;
+  fs.Dir("own.example", kSelf).Sock("own.example/tls-socket", kSelf);
+  fs.Dir("x.example", kA).Sock("x.example/tls-socket", kA);
+  fs.Link("mis.example", kB, "x.example");
+  return fs;
+}
+
+TEST(OwnershipUnverifiable, ForeignHostEntryIsRefused) {
+  // Without rule 5 this routes: dir and socket both read as 65534.
+  FakeFs real = SharedHosts();
+  UserNsFs fs(real);
+  absl::StatusOr<Route> r = DecideRoute("x.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().message(), UnverifiableMessage("x.example", "hosts/x.example"));
+  // Root's directory, too: uid 0 is not mapped either.
+  real.Dir("r.example", 0).Sock("r.example/tls-socket", 0);
+  r = DecideRoute("r.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().message(), UnverifiableMessage("r.example", "hosts/r.example"));
+}
+
+TEST(OwnershipUnverifiable, ForeignAliasIsRefused) {
+  FakeFs real = SharedHosts();
+  UserNsFs fs(real);
+  absl::StatusOr<Route> r = DecideRoute("mis.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().message(),
+            UnverifiableMessage("mis.example", "hosts/mis.example"));
+}
+
+TEST(OwnershipUnverifiable, OwnAliasToForeignDirectoryIsRefused) {
+  FakeFs real = SharedHosts();
+  real.Link("alias.example", kSelf, "x.example");
+  UserNsFs fs(real);
+  absl::StatusOr<Route> r = DecideRoute("alias.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(r.status().message(),
+            UnverifiableMessage("alias.example", "the target directory hosts/x.example"));
+  // Root's shared directory is no exception in this mode.
+  real.Dir("shared.example", 0).Sock("shared.example/tls-socket", kSelf);
+  real.Link("alias.example", kSelf, "shared.example");
+  EXPECT_EQ(DecideRoute("alias.example", kTlsSocket, fs).status().message(),
+            UnverifiableMessage("alias.example", "the target directory hosts/shared.example"));
+}
+
+TEST(OwnershipUnverifiable, ForeignOrRootSocketIsRefused) {
+  for (uid_t socket_owner : {uid_t{0}, kA, kOverflow}) {
+    FakeFs real = SharedHosts();
+    real.Sock("own.example/tls-socket", socket_owner);
+    UserNsFs fs(real);
+    absl::StatusOr<Route> r = DecideRoute("own.example", kTlsSocket, fs);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << socket_owner;
+    EXPECT_EQ(r.status().message(),
+              UnverifiableMessage("own.example", "socket hosts/own.example/tls-socket"));
+  }
+  // Through an own socket symlink: the socket reached is what counts.
+  FakeFs real = SharedHosts();
+  real.Sock("own.example/x.sock", kA).Link("own.example/tls-socket", kSelf, "x.sock");
+  UserNsFs fs(real);
+  EXPECT_EQ(DecideRoute("own.example", kTlsSocket, fs).status().message(),
+            UnverifiableMessage("own.example", "socket hosts/own.example/x.sock"));
+}
+
+TEST(OwnershipUnverifiable, ForeignOrRootMarkerIsRefused) {
+  for (const char* marker : {"send-proxy-v1", "send-proxy-v2"}) {
+    for (uid_t marker_owner : {uid_t{0}, kA}) {
+      FakeFs real = SharedHosts();
+      real.File(std::string("own.example/") + marker, marker_owner);
+      UserNsFs fs(real);
+      absl::StatusOr<Route> r = DecideRoute("own.example", kTlsSocket, fs);
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied) << marker;
+      EXPECT_EQ(r.status().message(),
+                UnverifiableMessage("own.example",
+                                    std::string("marker hosts/own.example/") + marker));
+    }
+  }
+}
+
+TEST(OwnershipUnverifiable, AllVerifiableRoutesAsBefore) {
+  FakeFs real = SharedHosts();
+  real.Sock("own.example/v2.sock", kSelf).Link("own.example/tls-socket", kSelf, "v2.sock");
+  real.File("own.example/send-proxy-v1", kSelf);
+  real.Link("www.own.example", kSelf, "own.example");
+  UserNsFs fs(real);
+  for (const char* name : {"own.example", "www.own.example"}) {
+    absl::StatusOr<Route> r = DecideRoute(name, kTlsSocket, fs);
+    ASSERT_TRUE(r.ok()) << name << ": " << r.status();
+    EXPECT_EQ(r->dir, "own.example");
+    EXPECT_EQ(r->socket_name, "v2.sock");
+    EXPECT_EQ(r->owner, kSelf);
+    EXPECT_EQ(r->proxy, Route::kV1);
+  }
+}
+
+TEST(OwnershipUnverifiable, OnlyUsedUidsAreChecked) {
+  // A wrongly shaped entry is refused for its shape, a missing one is
+  // missing: rule 5 only guards uids the rules compare.
+  FakeFs real;
+  real.File("file.example", kA);
+  real.Link("abs.example", kA, "/etc");
+  real.Dir("own.example", kSelf);
+  UserNsFs fs(real);
+  EXPECT_EQ(DecideRoute("file.example", kTlsSocket, fs).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(DecideRoute("nothere.example", kTlsSocket, fs).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(DecideRoute("own.example", kTlsSocket, fs).status().code(),
+            absl::StatusCode::kNotFound);
+  // An unverifiable symlink is refused before its target is even looked at.
+  absl::StatusOr<Route> r = DecideRoute("abs.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST(OwnershipUnverifiable, DefaultReasonAndSharedWording) {
+  FakeFs fs;
+  fs.Dir("a.example", kA).Sock("a.example/tls-socket", kA);
+  Entry e{Entry::kDirectory, kA, "", 0};
+  e.uid_verifiable = false;
+  fs.Put("a.example", e);
+  absl::StatusOr<Route> r = DecideRoute("a.example", kTlsSocket, fs);
+  EXPECT_EQ(r.status().message(),
+            "host \"a.example\": owner of hosts/a.example is not verifiable: uid "
+            "1001 does not identify one user; run as root with --user for a "
+            "multi-tenant hosts/");
+  EXPECT_EQ(UnmappedUidReason(65534, 65534, std::nullopt),
+            "uid 65534 is the overflow uid, which stands for every uid not mapped "
+            "into sallyport's user namespace");
+  EXPECT_EQ(UnmappedUidReason(2, 65534, uid_t{7}),
+            "uid 2 would read as the overflow uid 65534, which stands for every uid "
+            "not mapped into sallyport's user namespace (unprivileged mode maps only "
+            "uid 7)");
 }
 
 TEST(Ownership, IsPlainName) {

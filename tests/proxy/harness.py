@@ -122,6 +122,19 @@ def run_as(uid, code, *args, cwd=None, timeout=TIMEOUT):
   return r.stdout
 
 
+def as_uid_kwargs(uid):
+  """subprocess keyword arguments that run a process as `uid` (its passwd
+  group, or gid = uid without one; no supplementary groups); {} for None."""
+  if uid is None:
+    return {}
+  import pwd
+  try:
+    gid = pwd.getpwuid(uid).pw_gid
+  except KeyError:
+    gid = uid
+  return dict(user=uid, group=gid, extra_groups=[])
+
+
 # --- the workspace --------------------------------------------------------------
 
 class Workspace:
@@ -176,6 +189,14 @@ class Workspace:
 
   def on_close(self, fn):
     self._closers.append(fn)
+
+  def world_binary(self):
+    """A copy of the binary that every uid can execute (mode 0755 in root)."""
+    path = os.path.join(self.root, "sallyport")
+    if not os.path.exists(path):
+      shutil.copy(binary(), path)
+      os.chmod(path, 0o755)
+    return path
 
   def tmp_socket_path(self):
     self._seq += 1
@@ -436,7 +457,12 @@ class Sallyport:
   """The binary under test, with its JSON log lines parsed as they arrive."""
 
   def __init__(self, ws, proto, *flags, listen="127.0.0.1", user="nobody",
-               stdin=None, wait_started=True, log_format="json", wrapper=()):
+               stdin=None, wait_started=True, log_format="json", wrapper=(),
+               run_as_uid=None):
+    # run_as_uid: start the process as that uid (gid = its passwd group, no
+    # supplementary groups) instead of root; pass user=None with it to test
+    # the unprivileged modes. The binary is copied into the workspace first:
+    # Bazel's output tree under /root is not reachable by other uids.
     self.ws = ws
     self.proto = proto
     self.lines = []     # raw stderr lines
@@ -447,7 +473,8 @@ class Sallyport:
     family = socket.AF_INET6 if listen and ":" in listen else socket.AF_INET
     for attempt in range(5):
       # `wrapper` execs the binary (e.g. prlimit --nofile=N --): same pid.
-      args = list(wrapper) + [binary(), proto, f"--hosts={ws.hosts}",
+      exe = binary() if run_as_uid is None else ws.world_binary()
+      args = list(wrapper) + [exe, proto, f"--hosts={ws.hosts}",
                               f"--log-format={log_format}"]
       if user:
         args.append(f"--user={user}")
@@ -459,7 +486,7 @@ class Sallyport:
       if not any(f.startswith(("--rate-per-ip", "--rate_per_ip")) for f in flags):
         args.append("--rate-per-ip=100000")  # tests connect in bursts
       self.proc = ws.spawn(args, stdin=stdin if stdin is not None else subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+                           stderr=subprocess.PIPE, **as_uid_kwargs(run_as_uid))
       self.lines, self.records, self._eof = [], [], False
       self._reader = threading.Thread(target=self._read, daemon=True)
       self._reader.start()

@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +47,18 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 constexpr uid_t kNobody = 65534;
+// An unprivileged start: any uid but the overflow uid (nobody is refused).
+constexpr uid_t kUnprivileged = 42021;
+
+uid_t OverflowUid() {
+  FILE* f = fopen("/proc/sys/kernel/overflowuid", "re");
+  unsigned long v = 0;
+  if (f != nullptr) {
+    if (fscanf(f, "%lu", &v) != 1) v = 0;
+    fclose(f);
+  }
+  return static_cast<uid_t>(v);
+}
 
 // Runs LockdownParent in a forked child and returns "<code> <message>" as
 // the child reports it, plus whether the child could still see the outside
@@ -186,8 +199,10 @@ TEST_F(LockdownTest, ParentThenChildLockdownAsSeenFromProc) {
     absl::StatusOr<ParentLockdownResult> r = LockdownParent(o);
     int ok = r.ok() && warmed ? 1 : 0;
     int mode = r.ok() ? static_cast<int>(r->mode) : -1;
+    int unmapped = r.ok() && r->unmapped_uid.has_value() ? 1 : 0;
     if (!WriteAll(report.w, &ok, sizeof(ok)) ||
-        !WriteAll(report.w, &mode, sizeof(mode)) || !r.ok()) {
+        !WriteAll(report.w, &mode, sizeof(mode)) ||
+        !WriteAll(report.w, &unmapped, sizeof(unmapped)) || !r.ok()) {
       return 30;
     }
     ChildLockdown spec;
@@ -218,11 +233,13 @@ TEST_F(LockdownTest, ParentThenChildLockdownAsSeenFromProc) {
   hold.CloseRead();
   close(stray);
 
-  int ok = 0, mode = -1;
+  int ok = 0, mode = -1, unmapped = -1;
   ASSERT_TRUE(ReadAll(report.r, &ok, sizeof(ok)));
   ASSERT_TRUE(ReadAll(report.r, &mode, sizeof(mode)));
+  ASSERT_TRUE(ReadAll(report.r, &unmapped, sizeof(unmapped)));
   ASSERT_EQ(ok, 1) << "parent lockdown failed: " << DescribeStatus(WaitStatus(parent));
   EXPECT_EQ(mode, static_cast<int>(LockdownMode::kRoot));
+  EXPECT_EQ(unmapped, 0) << "root mode: every uid is real";
   // P (pid of C) and C (pid 0: it may not call getpid) race to write.
   ChildHello first, second;
   ASSERT_TRUE(ReadAll(report.r, &first, sizeof(first)));
@@ -390,12 +407,14 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
   pid_t parent = ForkChild([&]() -> int {
     report.CloseRead();
     hold.CloseWrite();
-    if (!testing::BecomeUser(kNobody, kNobody)) return 1;
+    if (!testing::BecomeUser(kUnprivileged, kUnprivileged)) return 1;
     ParentLockdownOptions o = Options();
     o.user.reset();  // not root: no --user needed
     absl::StatusOr<ParentLockdownResult> r = LockdownParent(o);
     int mode = r.ok() ? static_cast<int>(r->mode) : -1;
     int userns = r.ok() && r->user_ns && r->net_ns ? 1 : 0;
+    // Only our own uid is mapped: the result names what all others read as.
+    uid_t unmapped = r.ok() && r->unmapped_uid.has_value() ? *r->unmapped_uid : 0;
     std::string why = r.ok() ? r->Describe() : std::string(r.status().message());
     // A per-connection child locks down the same way in this mode.
     int child_status = -1;
@@ -413,6 +432,7 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
     }
     if (!WriteAll(report.w, &mode, sizeof(mode)) ||
         !WriteAll(report.w, &userns, sizeof(userns)) ||
+        !WriteAll(report.w, &unmapped, sizeof(unmapped)) ||
         !WriteAll(report.w, &child_status, sizeof(child_status)) ||
         !WriteAll(report.w, why.data(), why.size())) {
       return 2;
@@ -426,12 +446,16 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
   report.CloseWrite();
   hold.CloseRead();
   int mode = -1, userns = 0, child_status = -1;
+  uid_t unmapped = 0;
   ASSERT_TRUE(ReadAll(report.r, &mode, sizeof(mode)));
   ASSERT_TRUE(ReadAll(report.r, &userns, sizeof(userns)));
+  ASSERT_TRUE(ReadAll(report.r, &unmapped, sizeof(unmapped)));
   ASSERT_TRUE(ReadAll(report.r, &child_status, sizeof(child_status)));
   std::string why = ReadToEof(report.r);
   ASSERT_EQ(mode, static_cast<int>(LockdownMode::kUserNamespace)) << why;
   EXPECT_EQ(userns, 1);
+  EXPECT_EQ(unmapped, OverflowUid());
+  EXPECT_NE(unmapped, 0u);
   EXPECT_EQ(DescribeStatus(child_status), "exit 0") << "child lockdown in this mode";
   EXPECT_THAT(why, HasSubstr("user namespace"));
 
@@ -441,12 +465,28 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
   EXPECT_EQ(status["NoNewPrivs"], "1");
   EXPECT_EQ(status["CapEff"], "0000000000000000");
   EXPECT_EQ(status["CapPrm"], "0000000000000000");
-  EXPECT_EQ(status["Uid"], "65534\t65534\t65534\t65534");
+  EXPECT_EQ(status["Uid"], "42021\t42021\t42021\t42021");
   EXPECT_EQ(ReadLink(proc + "/root"), hosts_.path());
   EXPECT_NE(ReadLink(proc + "/ns/user"), ReadLink("/proc/self/ns/user"));
   EXPECT_NE(ReadLink(proc + "/ns/net"), ReadLink("/proc/self/ns/net"));
   hold.CloseWrite();
   EXPECT_EQ(DescribeStatus(WaitStatus(parent)), "exit 0");
+}
+
+TEST_F(LockdownTest, UnprivilegedAsTheOverflowUidIsRefused) {
+  // nobody is the overflow uid: inside the namespace every other owner would
+  // read as nobody too, and nothing could be told apart.
+  ASSERT_EQ(kNobody, OverflowUid());
+  ParentLockdownOptions o = Options();
+  o.user.reset();
+  Refusal r = RefusalOf([] { return testing::BecomeUser(kNobody, kNobody); }, o);
+  EXPECT_EQ(r.exit, "exit 0");
+  EXPECT_EQ(r.code, absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r.message,
+              AllOf(HasSubstr("step 3 (namespaces)"), HasSubstr("uid 65534"),
+                    HasSubstr("the overflow uid"), HasSubstr("could not tell"),
+                    HasSubstr("Run sallyport as another user, or as root with --user")));
+  EXPECT_TRUE(r.still_outside) << "refused before the chroot";
 }
 
 // Makes unshare(CLONE_NEWUSER) fail with EPERM, as on a kernel with
@@ -501,18 +541,22 @@ TEST_F(LockdownTest, UnprivilegedWithCapabilitiesButNoUserNamespaces) {
     o.user.reset();
     absl::StatusOr<ParentLockdownResult> r = LockdownParent(o);
     int mode = r.ok() ? static_cast<int>(r->mode) : -1;
+    int unmapped = r.ok() && r->unmapped_uid.has_value() ? 1 : 0;
     std::string why = r.ok() ? r->Describe() : std::string(r.status().message());
     if (!WriteAll(report.w, &mode, sizeof(mode)) ||
+        !WriteAll(report.w, &unmapped, sizeof(unmapped)) ||
         !WriteAll(report.w, why.data(), why.size())) {
       return 2;
     }
     return 0;
   });
   report.CloseWrite();
-  int mode = -1;
+  int mode = -1, unmapped = -1;
   ASSERT_TRUE(ReadAll(report.r, &mode, sizeof(mode)));
+  ASSERT_TRUE(ReadAll(report.r, &unmapped, sizeof(unmapped)));
   std::string why = ReadToEof(report.r);
   EXPECT_EQ(mode, static_cast<int>(LockdownMode::kCapabilities)) << why;
+  EXPECT_EQ(unmapped, 0) << "no user namespace: real uids, even as nobody";
   EXPECT_EQ(DescribeStatus(WaitStatus(parent)), "exit 0");
 }
 
