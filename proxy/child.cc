@@ -15,7 +15,9 @@
 #include "parser/http_head.h"
 #include "parser/tls_clienthello.h"
 #include "policy/ownership.h"
+#include "proxy/limits.h"
 #include "proxy/relay.h"
+#include "proxy/test_hooks.h"
 #include "sandbox/resolve.h"
 
 namespace sallyport::proxy {
@@ -92,6 +94,7 @@ class Session {
  private:
   // Each returns false when the connection is finished (report filled in).
   bool ReadProxyHeader(std::string* rest);
+  bool AwaitAdmission();
   bool ReadHandshake(std::string initial);
   bool Route();
   bool ConnectAndRelay();
@@ -115,6 +118,7 @@ class Session {
   int client_;
   const ChildContext& ctx_;
   parser::ProxyEndpoints endpoints_;
+  bool proxied_ = false;  // endpoints_ came from the balancer's header
   int64_t deadline_ = 0;
   std::string hostname_;
   std::string replay_;
@@ -136,12 +140,17 @@ ChildReport Session::Run() {
   // the deadline. The parent logs such a death as a security event.
   alarm(static_cast<unsigned>(ctx_.handshake_timeout_ms / 1000 + kAlarmGraceSeconds));
   std::string rest;
-  if (ctx_.accept_proxy && !ReadProxyHeader(&rest)) return report_;
   if (ctx_.accept_proxy) {
-    SetField(report_.client, sizeof report_.client, EndpointSource(endpoints_));
+    if (!ReadProxyHeader(&rest)) return report_;
+    // Only the trusted balancer's header has been parsed: the client's
+    // bytes in `rest` wait until the parent has admitted the client.
+    if (!AwaitAdmission()) return report_;
   }
   if (!ReadHandshake(std::move(rest))) return report_;
   alarm(0);  // the hostile-input phase is over; the relay has its idle timeout
+  if (sallyport_test_hook_after_handshake != nullptr) {
+    sallyport_test_hook_after_handshake(hostname_.c_str());
+  }
   if (!Route()) return report_;
   ConnectAndRelay();
   return report_;
@@ -181,9 +190,44 @@ bool Session::ReadProxyHeader(std::string* rest) {
   const parser::ProxyHeader& h = reader.header();
   if (!h.local && h.endpoints.family != parser::ProxyEndpoints::Family::kUnknown) {
     endpoints_ = h.endpoints;
+    proxied_ = true;
   }
   *rest = std::string(reader.rest());
   return true;
+}
+
+bool Session::AwaitAdmission() {
+  SourceReport source;
+  if (proxied_) {
+    const bool v6 = endpoints_.family == parser::ProxyEndpoints::Family::kTcp6;
+    source.family = v6 ? 6 : 4;
+    memcpy(source.addr, endpoints_.src_addr.data(), v6 ? 16 : 4);
+    source.port = endpoints_.src_port;
+  }
+  if (write(ctx_.report_fd, &source, sizeof source) != static_cast<ssize_t>(sizeof source)) {
+    Finish(Outcome::kInternal, absl::StrCat("report to the parent: ", strerror(errno)));
+    return false;
+  }
+  uint8_t verdict = 0;
+  for (;;) {
+    ssize_t n = read(ctx_.verdict_fd, &verdict, 1);
+    if (n == 1) break;
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) {
+      int64_t left = deadline_ - MonotonicMillis();
+      struct pollfd p = {ctx_.verdict_fd, POLLIN, 0};
+      if (left > 0 && (poll(&p, 1, static_cast<int>(left)) >= 0 || errno == EINTR)) continue;
+    }
+    Refuse(Outcome::kInternal, "no admission verdict from the parent", 0,
+           LimitRefusal(ctx_.protocol));
+    return false;
+  }
+  if (verdict == 0) return true;
+  Refuse(Outcome::kRefusedLimit,
+         absl::StrCat("refused by the parent: ", AdmissionName(static_cast<Admission>(verdict))),
+         Tls() ? static_cast<uint16_t>(parser::TlsAlert::kInternalError) : 503,
+         LimitRefusal(ctx_.protocol));
+  return false;
 }
 
 bool Session::ReadHandshake(std::string initial) {
@@ -249,7 +293,7 @@ bool Session::ReadHandshake(std::string initial) {
 }
 
 bool Session::Route() {
-  sandbox::FsLookup fs;
+  sandbox::FsLookup fs(ctx_.unmapped_uid);
   auto route = policy::DecideRoute(
       hostname_, Tls() ? policy::kTlsSocket : policy::kHttpSocket, fs);
   if (!route.ok()) {
@@ -267,7 +311,7 @@ bool Session::Route() {
 }
 
 bool Session::ConnectAndRelay() {
-  int backend = sandbox::ConnectRoute(route_);
+  int backend = sandbox::ConnectRoute(route_, ctx_.unmapped_uid);
   if (backend < 0) {
     std::string why = absl::StrCat("backend ", route_.dir, "/", route_.socket_name,
                                    ": ", strerror(-backend));
@@ -321,19 +365,10 @@ bool Session::ConnectAndRelay() {
 
 }  // namespace
 
-std::string EndpointSource(const parser::ProxyEndpoints& e) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  switch (e.family) {
-    case parser::ProxyEndpoints::Family::kTcp4:
-      inet_ntop(AF_INET, e.src_addr.data(), buf, sizeof buf);
-      return absl::StrCat(buf, ":", e.src_port);
-    case parser::ProxyEndpoints::Family::kTcp6:
-      inet_ntop(AF_INET6, e.src_addr.data(), buf, sizeof buf);
-      return absl::StrCat("[", buf, "]:", e.src_port);
-    case parser::ProxyEndpoints::Family::kUnknown:
-      break;
-  }
-  return "unknown";
+std::string LimitRefusal(Protocol protocol) {
+  return protocol == Protocol::kHttp
+             ? parser::ErrorResponse(503, "server busy, try again later")
+             : parser::FatalAlertRecord(parser::TlsAlert::kInternalError);
 }
 
 ChildReport ServeConnection(int client, const ChildContext& ctx) {

@@ -23,6 +23,10 @@
 #ifndef SALLYPORT_PROXY_CHILD_H_
 #define SALLYPORT_PROXY_CHILD_H_
 
+#include <sys/types.h>
+
+#include <optional>
+
 #include "parser/proxy_protocol.h"
 #include "proxy/report.h"
 
@@ -32,21 +36,36 @@ enum class Protocol { kTls, kHttp };
 
 struct ChildContext {
   Protocol protocol = Protocol::kTls;
-  bool accept_proxy = false;         // expect a PROXY v1/v2 header first
+  // --accept-proxy: expect a PROXY v1/v2 header from the trusted balancer
+  // first. After parsing it (and before parsing any client byte) the child
+  // writes a SourceReport to report_fd and waits, up to the handshake
+  // deadline, for the parent's one-byte verdict on verdict_fd (report.h):
+  // 0 goes on; an Admission code is answered like a parent refusal (TLS
+  // internal_error alert, HTTP 503) and ends the connection.
+  bool accept_proxy = false;
+  int report_fd = -1;   // write end of the report pipe (accept_proxy only)
+  int verdict_fd = -1;  // read end of the verdict pipe (accept_proxy only)
   int handshake_timeout_ms = 10000;  // ClientHello / request head deadline
   int idle_timeout_ms = 300000;      // relay idle limit
   // The accepted connection's addresses (source = client, destination =
   // our local address). Replaced by the upstream's with --accept-proxy.
   parser::ProxyEndpoints endpoints;
+  // Unprivileged user-namespace mode: the overflow uid every unmapped owner
+  // reads as (sandbox::ParentLockdownResult::unmapped_uid); never trusted.
+  std::optional<uid_t> unmapped_uid;
 };
 
 // Serves the connection on `client` to completion and returns what
 // happened. Closes nothing but the backend socket it opened; the caller
-// writes the report to the parent and exits.
+// writes the report to the parent and exits. In test builds only
+// (//proxy:sallyport_testhooks) a weak hook (proxy/test_hooks.h) runs once
+// the host name is known.
 ChildReport ServeConnection(int client, const ChildContext& ctx);
 
-// "192.0.2.1:443" / "[2001:db8::1]:443" for an endpoint's source.
-std::string EndpointSource(const parser::ProxyEndpoints& e);
+// What a connection refused for load or limits gets, from the parent or
+// from a child told so by the parent: HTTP 503 with Connection: close, or a
+// fatal TLS internal_error alert.
+std::string LimitRefusal(Protocol protocol);
 
 }  // namespace sallyport::proxy
 

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "policy/syscalls.h"
 #include "proxy/check.h"
+#include "proxy/cidr.h"
 #include "proxy/log.h"
 #include "proxy/listener.h"
 #include "proxy/server.h"
@@ -60,9 +61,26 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long in-flight connections may finish");
 ABSL_FLAG(std::string, log_format, "text", "text or json");
-ABSL_FLAG(bool, accept_proxy, false,
-          "expect a PROXY v1/v2 header from a trusted upstream balancer on "
-          "every connection and use the client address it gives");
+ABSL_FLAG(std::string, accept_proxy, "",
+          "CIDR[,CIDR...]: the trusted upstream balancers (e.g. "
+          "10.0.0.5/32,2001:db8::/64). Every connection must come from one of "
+          "them and start with a PROXY v1/v2 header; the client address it "
+          "gives is logged, passed on, and keyed by the per-client limits. "
+          "A connection from any other address is closed unread");
+ABSL_FLAG(int, max_per_proxy, 0,
+          "with --accept-proxy: live connections from one trusted balancer's "
+          "own address (0: up to --max-connections)");
+ABSL_FLAG(double, rate_per_proxy, 0,
+          "with --accept-proxy: new connections per second from one trusted "
+          "balancer's own address (token bucket, burst twice this; 0: no "
+          "limit, each client behind it has its own --rate-per-ip)");
+ABSL_FLAG(int, max_crashes_per_minute, 10,
+          "global crash budget: when more children than this die of a fault "
+          "(SIGSYS, SIGSEGV, ...) within 60 s, from all sources together, "
+          "stop accepting for --crash-pause");
+ABSL_FLAG(absl::Duration, crash_pause, absl::Seconds(60),
+          "how long accepting stops when the global crash budget is exhausted "
+          "(connections wait in the listen backlog meanwhile)");
 
 namespace {
 
@@ -125,6 +143,18 @@ int main(int argc, char** argv) {
     argv_normalized.push_back(a.data());
   }
   argv_normalized.push_back(nullptr);
+  // --accept-proxy used to be a switch. Trusting every source is what it
+  // must no longer mean, and abseil would take the next argument as its
+  // value: refuse the bare form, naming the new one.
+  for (const std::string& a : normalized) {
+    if (a == "--") break;
+    if (a == "--accept_proxy" || a == "-accept_proxy") {
+      return Fail(
+          "--accept-proxy needs the addresses of the trusted balancers: "
+          "--accept-proxy=CIDR[,CIDR...], e.g. --accept-proxy=10.0.0.5/32,2001:db8::/64 "
+          "(a PROXY header from any other source is not trusted)");
+    }
+  }
   std::vector<char*> args = absl::ParseCommandLine(argc, argv_normalized.data());
   EnsureStdio();
 
@@ -160,7 +190,36 @@ int main(int argc, char** argv) {
   }
   config.child.protocol = tls ? sallyport::proxy::Protocol::kTls
                               : sallyport::proxy::Protocol::kHttp;
-  config.child.accept_proxy = absl::GetFlag(FLAGS_accept_proxy);
+  if (std::string cidrs = absl::GetFlag(FLAGS_accept_proxy); !cidrs.empty()) {
+    auto nets = sallyport::proxy::ParseCidrList(cidrs);
+    if (!nets.ok()) {
+      return Fail(absl::StrCat("--accept-proxy=", cidrs, ": ", nets.status().message(),
+                               " (expected CIDR[,CIDR...], e.g. 10.0.0.5/32,2001:db8::/64)"));
+    }
+    config.trusted_proxies = *nets;
+  }
+  config.child.accept_proxy = !config.trusted_proxies.empty();
+  {
+    int max_per_proxy = absl::GetFlag(FLAGS_max_per_proxy);
+    double rate_per_proxy = absl::GetFlag(FLAGS_rate_per_proxy);
+    if (max_per_proxy < 0 || rate_per_proxy < 0) {
+      return Fail("--max-per-proxy and --rate-per-proxy must be 0 (no own limit) or positive");
+    }
+    // A balancer carries every client behind it: by default its own address
+    // is capped only by --max-connections and not rate limited (each client
+    // has its own --max-per-ip and --rate-per-ip from the PROXY header).
+    config.balancer_limits = config.limits;
+    config.balancer_limits.max_per_source =
+        max_per_proxy > 0 ? max_per_proxy : config.limits.max_connections;
+    config.balancer_limits.rate_per_source = rate_per_proxy > 0 ? rate_per_proxy : 1e12;
+    config.balancer_limits.burst_per_source = 2 * config.balancer_limits.rate_per_source;
+  }
+  config.crash_budget.max_crashes = absl::GetFlag(FLAGS_max_crashes_per_minute);
+  config.crash_budget.pause_seconds =
+      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_crash_pause));
+  if (config.crash_budget.max_crashes < 1 || !Positive(absl::GetFlag(FLAGS_crash_pause))) {
+    return Fail("--max-crashes-per-minute and --crash-pause must be positive");
+  }
   config.child.handshake_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_handshake_timeout));
   config.child.idle_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_idle_timeout));
   config.drain_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_drain_timeout));
@@ -198,6 +257,7 @@ int main(int argc, char** argv) {
   auto locked = sallyport::sandbox::LockdownParent(lock);
   if (!locked.ok()) return Fail(absl::StrCat("lockdown: ", locked.status().message()));
   config.devnull_fd = locked->devnull_fd;
+  config.child.unmapped_uid = locked->unmapped_uid;
 
   sallyport::proxy::EmitLine(
       LogRecord("started")
@@ -210,7 +270,20 @@ int main(int argc, char** argv) {
           .Int("max_per_ip", config.limits.max_per_source)
           .Seconds("handshake_timeout", config.child.handshake_timeout_ms / 1000.0)
           .Seconds("idle_timeout", config.child.idle_timeout_ms / 1000.0)
-          .Str("accept_proxy", config.child.accept_proxy ? "yes" : "no")
+          .Str("accept_proxy", config.child.accept_proxy
+                                   ? sallyport::proxy::FormatCidrList(config.trusted_proxies)
+                                   : "no")
           .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+  if (locked->unmapped_uid.has_value()) {
+    sallyport::proxy::EmitLine(
+        LogRecord("warning")
+            .Str("proto", tls ? "tls" : "http")
+            .Str("what", absl::StrCat("unprivileged mode: only uid ", locked->uid,
+                                      " is mapped; entries owned by any other uid "
+                                      "(including root) are refused as unverifiable"))
+            .Int("mapped_uid", locked->uid)
+            .Int("overflow_uid", *locked->unmapped_uid)
+            .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+  }
   return sallyport::proxy::Serve(config);
 }

@@ -16,6 +16,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kRelayError: return "relay-error";
     case Outcome::kBadProxyHeader: return "bad-proxy-header";
     case Outcome::kInternal: return "internal-error";
+    case Outcome::kRefusedLimit: return "refused-limit";
   }
   return "invalid";
 }
@@ -44,13 +45,12 @@ bool ValidateReport(const ChildReport& r) {
   if (r.magic != kReportMagic) return false;
   uint8_t o = static_cast<uint8_t>(r.outcome);
   if (o < static_cast<uint8_t>(Outcome::kRelayed) ||
-      o > static_cast<uint8_t>(Outcome::kInternal)) {
+      o > static_cast<uint8_t>(Outcome::kRefusedLimit)) {
     return false;
   }
   if (r.proxy_header_sent > 2) return false;
   return Printable(r.hostname, sizeof r.hostname) &&
-         Printable(r.detail, sizeof r.detail) &&
-         Printable(r.client, sizeof r.client);
+         Printable(r.detail, sizeof r.detail);
 }
 
 bool ValidateSourceReport(const SourceReport& r) {

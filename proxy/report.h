@@ -30,6 +30,7 @@ enum class Outcome : uint8_t {
   kRelayError,           // a socket error during relay (reset, ...)
   kBadProxyHeader,       // --accept-proxy and no valid PROXY header
   kInternal,             // a local failure (lockdown, resources)
+  kRefusedLimit,         // --accept-proxy: the parent refused the real client
 };
 const char* OutcomeName(Outcome o);
 
@@ -42,7 +43,6 @@ struct ChildReport {
   uint64_t bytes_down = 0;           // backend -> client
   char hostname[256] = {};           // canonical name, NUL-terminated
   char detail[160] = {};             // why, NUL-terminated, printable ASCII
-  char client[64] = {};              // from an accepted PROXY header, or empty
 };
 static_assert(sizeof(ChildReport) < 512, "report must fit one atomic write");
 

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <climits>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -98,28 +100,74 @@ const char* SignalName(int sig) {
     case SIGXFSZ: return "SIGXFSZ";
     case SIGPIPE: return "SIGPIPE";
     case SIGTERM: return "SIGTERM";
+    case SIGTRAP: return "SIGTRAP";
+    case SIGALRM: return "SIGALRM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
     default: return "signal";
   }
+}
+
+// The per-client limits. With --accept-proxy the global cap is applied at
+// accept, per balancer (balancer_limits), so it is lifted here.
+LimitsConfig ClientLimits(const ServerConfig& config) {
+  LimitsConfig c = config.limits;
+  if (!config.trusted_proxies.empty()) c.max_connections = INT_MAX;
+  return c;
+}
+
+LimitsConfig BalancerLimits(const ServerConfig& config) {
+  LimitsConfig c = config.balancer_limits;
+  c.max_connections = config.limits.max_connections;
+  return c;
+}
+
+// The limits key and the display form of a SourceReport's address.
+void DescribeSource(const SourceReport& r, std::string* key, std::string* display) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(r.family == 6 ? AF_INET6 : AF_INET, r.addr, buf, sizeof buf);
+  *key = buf;
+  *display = r.family == 6 ? absl::StrCat("[", buf, "]:", r.port)
+                           : absl::StrCat(buf, ":", r.port);
 }
 
 class Server {
  public:
   explicit Server(const ServerConfig& config)
-      : config_(config), limits_(config.limits) {}
+      : config_(config),
+        limits_(ClientLimits(config)),
+        balancer_limits_(BalancerLimits(config)),
+        crash_budget_(config.crash_budget) {}
   int Run();
 
  private:
   struct Child {
     int report_fd = -1;
+    int verdict_fd = -1;          // --accept-proxy: write end, else -1
     Peer peer;
     double started = 0;
+    std::string inbox;            // bytes read from report_fd so far
+    bool awaiting_source = false; // --accept-proxy: no SourceReport yet
+    std::string client_key;       // admitted in limits_ under this key
+    std::string proxied_display;  // the real client, from the SourceReport
+    bool refused = false;         // the verdict refused it (logged then)
   };
 
+  bool ProxyMode() const { return !config_.trusted_proxies.empty(); }
+  // Where the accepted peer is admitted: the balancer table with
+  // --accept-proxy, else the client table.
+  Limits& Front() { return ProxyMode() ? balancer_limits_ : limits_; }
   void AcceptSome();
   void Spawn(int fd, const Peer& peer);
   void Refuse(int fd, const Peer& peer, const std::string& why);
+  void RefuseUntrusted(int fd, const Peer& peer);
+  void ReadSourceReport(pid_t pid);
   void ReapChildren();
-  void LogConnection(const Child& child, int status);
+  void RecordCrash(const Child& child, int sig);
+  void LogConnection(Child& child, int status);
   void Emit(const LogRecord& r) {
     EmitLine(r.Format(config_.log_format, NowUnixSeconds()));
   }
@@ -130,16 +178,19 @@ class Server {
 
   const ServerConfig& config_;
   Limits limits_;
+  Limits balancer_limits_;
+  CrashBudget crash_budget_;
   absl::flat_hash_map<pid_t, Child> children_;
   bool draining_ = false;
   int64_t resume_at_ms_ = 0;
+  bool crash_paused_ = false;  // the pause is the crash budget's
   int64_t last_pause_log_ms_ = -1000000;
   uint64_t accepted_ = 0, refused_ = 0, crashed_ = 0;
 };
 
 void Server::PauseAccepting(const std::string& why) {
   int64_t now = MonotonicMillis();
-  resume_at_ms_ = now + kBackoffMs;
+  resume_at_ms_ = std::max(resume_at_ms_, now + kBackoffMs);
   if (now - last_pause_log_ms_ >= 1000) {  // at most one line a second
     last_pause_log_ms_ = now;
     Emit(LogRecord("pause").Str("proto", Proto()).Str("reason", why)
@@ -149,16 +200,23 @@ void Server::PauseAccepting(const std::string& why) {
 
 void Server::Refuse(int fd, const Peer& peer, const std::string& why) {
   ++refused_;
-  std::string answer =
-      config_.child.protocol == Protocol::kHttp
-          ? parser::ErrorResponse(503, "server busy, try again later")
-          : parser::FatalAlertRecord(parser::TlsAlert::kInternalError);
+  std::string answer = LimitRefusal(config_.child.protocol);
   // Best effort, non-blocking; the socket is fresh so the buffer is empty.
   ssize_t ignored = send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   (void)ignored;
   close(fd);
   Emit(LogRecord("refused").Str("proto", Proto()).Str("client", peer.display)
            .Str("reason", why).Int("refused_total", static_cast<int64_t>(refused_)));
+}
+
+// Not a trusted balancer: nothing is read, nothing is written (it would not
+// be the protocol the peer speaks: a PROXY header was expected first).
+void Server::RefuseUntrusted(int fd, const Peer& peer) {
+  ++refused_;
+  close(fd);
+  Emit(LogRecord("refused").Str("proto", Proto()).Str("client", peer.display)
+           .Str("reason", "source not in --accept-proxy")
+           .Int("refused_total", static_cast<int64_t>(refused_)));
 }
 
 void Server::AcceptSome() {
@@ -176,14 +234,18 @@ void Server::AcceptSome() {
       return;
     }
     Peer peer = DescribePeer(fd, ss);
-    Admission a = limits_.Admit(peer.address, MonoSeconds());
+    if (ProxyMode() && !AnyContains(config_.trusted_proxies, ss)) {
+      RefuseUntrusted(fd, peer);
+      continue;
+    }
+    Admission a = Front().Admit(peer.address, MonoSeconds());
     if (a == Admission::kSourceCap || a == Admission::kGlobalCap) {
       // Children that ended while this batch was being accepted are still
       // counted until reaped: a client making quick sequential connections
       // was refused "over --max-per-ip" with far fewer than that open.
       // Reap, then decide again (a refused Admit consumed nothing).
       ReapChildren();
-      a = limits_.Admit(peer.address, MonoSeconds());
+      a = Front().Admit(peer.address, MonoSeconds());
     }
     if (a != Admission::kAdmit) {
       Refuse(fd, peer, AdmissionName(a));
@@ -194,37 +256,55 @@ void Server::AcceptSome() {
 }
 
 void Server::Spawn(int fd, const Peer& peer) {
-  int report[2];
-  if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0) {
+  // report: child -> parent (SourceReport with --accept-proxy, then the
+  // ChildReport); verdict: parent -> child, --accept-proxy only.
+  int report[2] = {-1, -1};
+  int verdict[2] = {-1, -1};
+  if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0 ||
+      (ProxyMode() && pipe2(verdict, O_CLOEXEC | O_NONBLOCK) != 0)) {
     int e = errno;
-    limits_.Release(peer.address);
+    for (int p : {report[0], report[1]}) {
+      if (p >= 0) close(p);
+    }
+    Front().Release(peer.address);
     Refuse(fd, peer, absl::StrCat("pipe2: ", strerror(e)));
     PauseAccepting(absl::StrCat("pipe2: ", strerror(e)));
     return;
   }
+  // Signals stay blocked from fork until the child has reset every handler
+  // (LockdownChild step 1 unblocks them): a SIGTERM sent to a brand-new
+  // child would otherwise run the parent's handler in it and be lost.
+  sigset_t all, old;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &old);
   pid_t pid = fork();
   if (pid == 0) {
     // The child: lock down before anything else, then serve.
     sandbox::ChildLockdown spec;
     spec.devnull_fd = config_.devnull_fd;
-    spec.keep_fds[0] = fd;
-    spec.keep_fds[1] = report[1];
-    spec.keep_count = 2;
+    spec.keep_fds[spec.keep_count++] = fd;
+    spec.keep_fds[spec.keep_count++] = report[1];
+    if (verdict[0] >= 0) spec.keep_fds[spec.keep_count++] = verdict[0];
     spec.filter = config_.child_filter;
     spec.limits = config_.child_limits;
     if (sandbox::LockdownChild(spec) != 0) _exit(70);
     ChildContext ctx = config_.child;
     ctx.endpoints = peer.endpoints;
+    ctx.report_fd = report[1];
+    ctx.verdict_fd = verdict[0];
     ChildReport r = ServeConnection(fd, ctx);
     ssize_t ignored = write(report[1], &r, sizeof r);
     (void)ignored;
     _exit(0);
   }
+  sigprocmask(SIG_SETMASK, &old, nullptr);
   close(report[1]);
+  if (verdict[0] >= 0) close(verdict[0]);
   if (pid < 0) {
     int e = errno;
     close(report[0]);
-    limits_.Release(peer.address);
+    if (verdict[1] >= 0) close(verdict[1]);
+    Front().Release(peer.address);
     Refuse(fd, peer, absl::StrCat("fork: ", strerror(e)));
     PauseAccepting(absl::StrCat("fork: ", strerror(e)));
     return;
@@ -233,17 +313,97 @@ void Server::Spawn(int fd, const Peer& peer) {
   ++accepted_;
   Child& c = children_[pid];
   c.report_fd = report[0];
+  c.verdict_fd = verdict[1];
+  c.awaiting_source = ProxyMode();
   c.peer = peer;
   c.started = MonoSeconds();
 }
 
-void Server::LogConnection(const Child& child, int status) {
+// --accept-proxy: the child has parsed the balancer's header (and nothing
+// the client sent). Admit the real client, or refuse it, on the child's
+// verdict pipe.
+void Server::ReadSourceReport(pid_t pid) {
+  auto it = children_.find(pid);
+  if (it == children_.end()) return;
+  Child& c = it->second;
+  char buf[sizeof(ChildReport)];
+  ssize_t n = read(c.report_fd, buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  c.awaiting_source = false;
+  if (n <= 0) return;  // the child ended before reporting: reaped soon
+  c.inbox.append(buf, static_cast<size_t>(n));
+  SourceReport r;
+  uint32_t magic = 0;
+  if (c.inbox.size() >= sizeof magic) memcpy(&magic, c.inbox.data(), sizeof magic);
+  if (magic == kReportMagic) return;  // its final report: it ended early
+  bool valid = c.inbox.size() >= sizeof r;
+  if (valid) {
+    memcpy(&r, c.inbox.data(), sizeof r);
+    c.inbox.erase(0, sizeof r);
+    valid = ValidateSourceReport(r);
+  }
+  if (!valid) {
+    // Only the trusted balancer's bytes had been parsed: a bug, not a
+    // client's doing. Stop the child; its end is logged when reaped.
+    Emit(LogRecord("security").Str("proto", Proto()).Str("client", c.peer.display)
+             .Str("what", "malformed source report from a child; killed it"));
+    kill(pid, SIGKILL);
+    return;
+  }
+  std::string key = c.peer.address;
+  c.proxied_display = c.peer.display;
+  if (r.family != 0) DescribeSource(r, &key, &c.proxied_display);
+  Admission a = limits_.Admit(key, MonoSeconds());
+  if (a == Admission::kSourceCap) {
+    // As in AcceptSome: ended children still count until reaped.
+    ReapChildren();
+    a = limits_.Admit(key, MonoSeconds());
+    it = children_.find(pid);
+    if (it == children_.end()) {  // it ended meanwhile
+      if (a == Admission::kAdmit) limits_.Release(key);
+      return;
+    }
+  }
+  Child& child = it->second;
+  uint8_t verdict = static_cast<uint8_t>(a);
+  ssize_t ignored = write(child.verdict_fd, &verdict, 1);
+  (void)ignored;
+  if (a == Admission::kAdmit) {
+    child.client_key = key;
+    return;
+  }
+  ++refused_;
+  child.refused = true;
+  Emit(LogRecord("refused").Str("proto", Proto()).Str("client", child.peer.display)
+           .Str("proxied_client", child.proxied_display).Str("reason", AdmissionName(a))
+           .Int("refused_total", static_cast<int64_t>(refused_)));
+}
+
+void Server::LogConnection(Child& child, int status) {
+  // The child has exited: what it wrote is all in the pipe. Read it all,
+  // but never more than a SourceReport and a ChildReport could be.
+  char buf[sizeof(ChildReport)];
+  while (child.inbox.size() <= sizeof(SourceReport) + sizeof(ChildReport)) {
+    ssize_t n = read(child.report_fd, buf, sizeof buf);
+    if (n <= 0) break;
+    child.inbox.append(buf, static_cast<size_t>(n));
+  }
+  if (child.awaiting_source && child.inbox.size() >= sizeof(SourceReport)) {
+    uint32_t magic = 0;
+    memcpy(&magic, child.inbox.data(), sizeof magic);
+    if (magic == kSourceMagic) child.inbox.erase(0, sizeof(SourceReport));
+  }
   ChildReport r;
-  ssize_t n = read(child.report_fd, &r, sizeof r);
-  bool have = n == static_cast<ssize_t>(sizeof r) && ValidateReport(r);
+  bool have = child.inbox.size() == sizeof r;
+  if (have) {
+    memcpy(&r, child.inbox.data(), sizeof r);
+    have = ValidateReport(r);
+  }
   LogRecord rec("connection");
   rec.Str("proto", Proto()).Str("client", child.peer.display);
-  if (have && r.client[0] != '\0') rec.Str("proxied_client", r.client);
+  // The real client as the parent learnt it from the validated SourceReport
+  // (the child's own copy in the final report is not needed, nor trusted).
+  if (!child.proxied_display.empty()) rec.Str("proxied_client", child.proxied_display);
   if (have) {
     rec.Str("host", r.hostname[0] ? r.hostname : "-")
         .Str("outcome", OutcomeName(r.outcome))
@@ -273,22 +433,53 @@ void Server::ReapChildren() {
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     Child& c = it->second;
-    LogConnection(c, status);
-    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
-      ++crashed_;
-      int sig = WTERMSIG(status);
-      Emit(LogRecord("security").Str("proto", Proto()).Str("client", c.peer.display)
-               .Str("what", absl::StrCat("child killed by ", SignalName(sig)))
-               .Int("signal", sig).Int("crashed_total", static_cast<int64_t>(crashed_)));
-      if (limits_.RecordCrash(c.peer.address, MonoSeconds())) {
-        Emit(LogRecord("security").Str("proto", Proto()).Str("client", c.peer.address)
-                 .Str("what", "source throttled: it crashed children repeatedly")
-                 .Seconds("throttle", config_.limits.throttle_seconds));
-      }
+    // A connection the verdict refused was logged then ("refused").
+    if (!c.refused || WIFSIGNALED(status)) LogConnection(c, status);
+    if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
+      RecordCrash(c, WTERMSIG(status));
     }
-    limits_.Release(c.peer.address);
+    Front().Release(c.peer.address);
+    if (!c.client_key.empty()) limits_.Release(c.client_key);
     close(c.report_fd);
+    if (c.verdict_fd >= 0) close(c.verdict_fd);
     children_.erase(it);
+  }
+}
+
+// A child died of a fault (IsFaultSignal): a security event, counted
+// against the real client when known (else the accepted peer: without
+// --accept-proxy that is the client; with it, only the balancer's header
+// had been parsed), and against the global crash budget.
+void Server::RecordCrash(const Child& c, int sig) {
+  ++crashed_;
+  double now = MonoSeconds();
+  const bool by_client = !c.client_key.empty();
+  const std::string& key = by_client ? c.client_key : c.peer.address;
+  LogRecord event("security");
+  event.Str("proto", Proto()).Str("client", c.peer.display);
+  if (!c.proxied_display.empty()) event.Str("proxied_client", c.proxied_display);
+  Emit(event.Str("what", absl::StrCat("child killed by ", SignalName(sig)))
+           .Int("signal", sig).Int("crashed_total", static_cast<int64_t>(crashed_)));
+  Limits& table = by_client ? limits_ : Front();
+  if (table.RecordCrash(key, now)) {
+    Emit(LogRecord("security").Str("proto", Proto()).Str("client", key)
+             .Str("what", "source throttled: it crashed children repeatedly")
+             .Seconds("throttle", config_.limits.throttle_seconds));
+  }
+  if (crash_budget_.Record(now)) {
+    crash_paused_ = true;
+    resume_at_ms_ = std::max(resume_at_ms_,
+                             MonotonicMillis() + static_cast<int64_t>(
+                                 config_.crash_budget.pause_seconds * 1000));
+    Emit(LogRecord("security").Str("proto", Proto())
+             .Str("what", absl::StrCat(
+                 "global crash budget exhausted: more than ",
+                 config_.crash_budget.max_crashes, " children crashed within ",
+                 static_cast<int64_t>(config_.crash_budget.window_seconds),
+                 " s across all sources (a layout-probing attack spread over many "
+                 "addresses looks like this); not accepting connections"))
+             .Seconds("pause", config_.crash_budget.pause_seconds)
+             .Int("crashed_total", static_cast<int64_t>(crashed_)));
   }
 }
 
@@ -317,15 +508,29 @@ int Server::Run() {
                .Int("killing", static_cast<int64_t>(children_.size())));
       for (auto& [pid, child] : children_) kill(pid, SIGKILL);
     }
-    struct pollfd fds[2];
-    int n = 0;
-    fds[n++] = {g_signal_pipe[0], POLLIN, 0};
     bool can_accept = !draining_ && now >= resume_at_ms_;
-    if (can_accept) fds[n++] = {config_.listen_fd, POLLIN, 0};
+    if (can_accept && crash_paused_) {
+      crash_paused_ = false;
+      Emit(LogRecord("resumed").Str("proto", Proto())
+               .Str("reason", "crash budget pause over"));
+    }
+    // The signal pipe, the listening socket, then (--accept-proxy) the
+    // report pipe of every child whose SourceReport is still to come.
+    std::vector<struct pollfd> fds;
+    std::vector<pid_t> awaiting;
+    fds.push_back({g_signal_pipe[0], POLLIN, 0});
+    if (can_accept) fds.push_back({config_.listen_fd, POLLIN, 0});
+    const size_t first_child = fds.size();
+    for (const auto& [pid, child] : children_) {
+      if (!child.awaiting_source) continue;
+      fds.push_back({child.report_fd, POLLIN, 0});
+      awaiting.push_back(pid);
+    }
+    const int n = static_cast<int>(fds.size());
     int timeout = -1;
     if (!draining_ && !can_accept) timeout = static_cast<int>(resume_at_ms_ - now);
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));
-    int r = poll(fds, n, timeout);
+    int r = poll(fds.data(), static_cast<nfds_t>(n), timeout);
     if (r < 0 && errno != EINTR) {
       Emit(LogRecord("error").Str("what", absl::StrCat("poll: ", strerror(errno))));
       PauseAccepting("poll failed");
@@ -335,8 +540,11 @@ int Server::Run() {
       while (read(g_signal_pipe[0], buf, sizeof buf) > 0) {
       }
     }
+    for (size_t i = 0; r > 0 && i < awaiting.size(); ++i) {
+      if (fds[first_child + i].revents != 0) ReadSourceReport(awaiting[i]);
+    }
     ReapChildren();
-    if (can_accept && n > 1 && (fds[1].revents & POLLIN)) AcceptSome();
+    if (can_accept && (fds[1].revents & POLLIN)) AcceptSome();
   }
 }
 

@@ -7,6 +7,9 @@
 // connection itself) writes a fixed answer before closing. What children
 // report back is validated as untrusted (proxy/report.h).
 //
+// With --accept-proxy the parent also polls each new child's report pipe
+// for its SourceReport and answers on the child's verdict pipe (report.h).
+//
 // Resource failures never crash or spin it: accept() failing with EMFILE /
 // ENFILE / ENOBUFS / ENOMEM, or fork() failing with EAGAIN / ENOMEM, pauses
 // accepting for kBackoffMs (the pending connection is answered 503 / closed)
@@ -14,7 +17,10 @@
 #ifndef SALLYPORT_PROXY_SERVER_H_
 #define SALLYPORT_PROXY_SERVER_H_
 
+#include <vector>
+
 #include "proxy/child.h"
+#include "proxy/cidr.h"
 #include "proxy/limits.h"
 #include "proxy/log.h"
 #include "sandbox/lockdown.h"
@@ -28,7 +34,23 @@ struct ServerConfig {
   int listen_fd = -1;
   int devnull_fd = -1;             // opened before chroot, for child stdio
   ChildContext child;              // protocol, timeouts, --accept-proxy
+  // Per client address. Without --accept-proxy the client is the accepted
+  // peer. With it, the client is the address in the balancer's PROXY
+  // header (reported by the child before it parses a client byte), and
+  // max_connections is applied through balancer_limits instead.
   LimitsConfig limits;
+  // --accept-proxy: the trusted balancers. A connection from any other
+  // address is closed unread and logged (refused, "source not in
+  // --accept-proxy"). Empty: PROXY headers are not expected.
+  std::vector<Cidr> trusted_proxies;
+  // --accept-proxy: limits on a trusted balancer's own address, checked at
+  // accept (max_connections is the global cap; --max-per-proxy,
+  // --rate-per-proxy); crashes before the real client is known (while only
+  // the balancer's header has been parsed) count against it.
+  LimitsConfig balancer_limits;
+  // Crashes (IsFaultSignal deaths) from all sources together; exhausting
+  // it pauses accepting.
+  CrashBudgetConfig crash_budget;
   int drain_timeout_ms = 30000;    // SIGTERM: wait this long for children
   LogFormat log_format = LogFormat::kText;
   const sandbox::CompiledFilter* child_filter = nullptr;

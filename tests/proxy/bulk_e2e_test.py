@@ -53,6 +53,9 @@ def bulk_handler(c):
     # the client may still talk after our EOF
     h.Backend.record(c)
   elif line.startswith(b"GET /echo"):
+    # What followed the head in the same read is data too (the proxy
+    # replays the head and whatever the client sent with it at once).
+    c.sock.sendall(rest)
     while True:  # echo until EOF, then say goodbye
       b = c.sock.recv(1 << 16)
       if not b:

@@ -13,7 +13,8 @@ import harness as h
 
 FLAGS = ["hosts", "listen", "user", "max_connections", "max_per_ip", "rate_per_ip",
          "handshake_timeout", "idle_timeout", "drain_timeout", "log_format",
-         "accept_proxy"]
+         "accept_proxy", "max_per_proxy", "rate_per_proxy", "max_crashes_per_minute",
+         "crash_pause"]
 
 
 def run(*args, **kw):
@@ -63,6 +64,10 @@ class FlagsTest(unittest.TestCase):
                         ("--max-connections=-1", ["--max-connections", "positive"]),
                         ("--handshake-timeout=0s", ["--handshake-timeout", "positive"]),
                         ("--max-per-ip=lots", ["max_per_ip"]),
+                        ("--max-per-proxy=-1", ["--max-per-proxy", "0 (no own limit) or positive"]),
+                        ("--rate-per-proxy=-2", ["--rate-per-proxy"]),
+                        ("--max-crashes-per-minute=0", ["--max-crashes-per-minute", "positive"]),
+                        ("--crash-pause=0s", ["--crash-pause", "positive"]),
                         ("--no-such-flag=1", ["no_such_flag"])):
       with self.subTest(flag=flag):
         rc, out = run(*base, flag)

@@ -66,6 +66,14 @@ def binary():
   return os.environ.get("SALLYPORT_BIN") or _runfile("proxy/sallyport")
 
 
+def testhooks_binary():
+  """//proxy:sallyport_testhooks: the binary plus the crash-on-demand hook
+  (proxy/test_hooks.h): a child serving sigsys.crash.test makes a forbidden
+  syscall, one serving segv.crash.test a null store. Needs the target in
+  the test's data."""
+  return _runfile("proxy/sallyport_testhooks")
+
+
 def clienthellos_dir():
   return _runfile("tests/parser/testdata/clienthellos")
 
@@ -458,7 +466,7 @@ class Sallyport:
 
   def __init__(self, ws, proto, *flags, listen="127.0.0.1", user="nobody",
                stdin=None, wait_started=True, log_format="json", wrapper=(),
-               run_as_uid=None):
+               run_as_uid=None, exe=None):
     # run_as_uid: start the process as that uid (gid = its passwd group, no
     # supplementary groups) instead of root; pass user=None with it to test
     # the unprivileged modes. The binary is copied into the workspace first:
@@ -473,8 +481,8 @@ class Sallyport:
     family = socket.AF_INET6 if listen and ":" in listen else socket.AF_INET
     for attempt in range(5):
       # `wrapper` execs the binary (e.g. prlimit --nofile=N --): same pid.
-      exe = binary() if run_as_uid is None else ws.world_binary()
-      args = list(wrapper) + [exe, proto, f"--hosts={ws.hosts}",
+      path = (exe or binary()) if run_as_uid is None else ws.world_binary()
+      args = list(wrapper) + [path, proto, f"--hosts={ws.hosts}",
                               f"--log-format={log_format}"]
       if user:
         args.append(f"--user={user}")
@@ -682,6 +690,25 @@ def client_hello(sni, extensions=b"", record_version=b"\x03\x01", before=b""):
   body += struct.pack(">H", len(exts)) + exts
   hs = b"\x01" + len(body).to_bytes(3, "big") + body
   return b"\x16" + record_version + struct.pack(">H", len(hs)) + hs
+
+
+PROXY_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def proxy_v2(src, dst):
+  """A PROXY v2 PROXY-command header, as a balancer sends it: src and dst
+  are (address, port), both IPv4 or both IPv6."""
+  import ipaddress
+  v6 = ":" in src[0]
+  addrs = (ipaddress.ip_address(src[0]).packed + ipaddress.ip_address(dst[0]).packed +
+           struct.pack(">HH", src[1], dst[1]))
+  return (PROXY_V2_SIG + b"\x21" + (b"\x21" if v6 else b"\x11") +
+          struct.pack(">H", len(addrs)) + addrs)
+
+
+def proxy_v2_local():
+  """A PROXY v2 LOCAL header (a balancer's health check): no addresses."""
+  return PROXY_V2_SIG + b"\x20\x00\x00\x00"
 
 
 def parse_http_response(raw):

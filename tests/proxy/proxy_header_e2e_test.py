@@ -145,8 +145,8 @@ class AcceptProxyTest(h.ServerTestCase):
     # http backends live next to the tls ones in the same host dirs
     cls.http = {n: h.Backend(cls.ws, cls.ws.path(n, "http-socket"))
                 for n in (V1, V2, PLAIN)}
-    cls.sp_tls = h.Sallyport(cls.ws, "tls", "--accept-proxy")
-    cls.sp_http = h.Sallyport(cls.ws, "http", "--accept-proxy")
+    cls.sp_tls = h.Sallyport(cls.ws, "tls", "--accept-proxy=127.0.0.1/32")
+    cls.sp_http = h.Sallyport(cls.ws, "http", "--accept-proxy=127.0.0.1/32")
 
   UP4 = (("203.0.113.7", 40001), ("198.51.100.1", 443))
   UP6 = (("2001:db8::7", 50002), ("2001:db8::1", 8443))
