@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
@@ -123,6 +124,19 @@ absl::StatusOr<uid_t> ReadOverflowUid() {
                      absl::StrCat(kPath, ": not a uid"));
   }
   return static_cast<uid_t>(v);
+}
+
+// Whether this process's user namespace maps every uid (the initial
+// namespace does: "0 0 4294967295"). Inside a container's user namespace,
+// uids outside its uid_map read as the overflow uid, as in our own. An
+// unreadable map counts as "not every uid" (the safe answer).
+bool AllUidsMapped() {
+  FILE* f = fopen("/proc/self/uid_map", "re");
+  if (f == nullptr) return false;
+  unsigned long long inside = 0, outside = 0, count = 0, total = 0;
+  while (fscanf(f, "%llu %llu %llu", &inside, &outside, &count) == 3) total += count;
+  fclose(f);
+  return total >= 4294967295ull;
 }
 
 // Step 3 after the mode is settled: network (required), IPC and mount
@@ -333,13 +347,15 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
     }
   }
 
-  // Step 3: namespaces.
+  // Step 3: namespaces. Read first, while nothing has changed: the uid that
+  // unmapped owners read as, and whether we already run in a user namespace
+  // that leaves some uids unmapped (a container).
+  absl::StatusOr<uid_t> overflow = ReadOverflowUid();
+  const bool all_uids_mapped = AllUidsMapped();
   if (root) {
     r.mode = LockdownMode::kRoot;
   } else {
     EnsureDumpable();
-    // Read while nothing has changed yet; needed only in the user namespace.
-    absl::StatusOr<uid_t> overflow = ReadOverflowUid();
     if (unshare(CLONE_NEWUSER) == 0) {
       r.mode = LockdownMode::kUserNamespace;
       r.user_ns = true;
@@ -374,6 +390,12 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
       if (!HasEffectiveCap(CAP_SYS_CHROOT)) return NoUserNamespaces(err);
       r.mode = LockdownMode::kCapabilities;
     }
+  }
+  if (r.mode != LockdownMode::kUserNamespace && !all_uids_mapped) {
+    // Root or capabilities mode inside a user namespace we did not make:
+    // owners outside its map read as the overflow uid too. Without
+    // /proc/sys/kernel/overflowuid, the kernel default.
+    r.unmapped_uid = overflow.ok() ? *overflow : uid_t{65534};
   }
   s = EnterNamespaces(r);
   if (!s.ok()) return s;

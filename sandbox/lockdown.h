@@ -32,6 +32,10 @@
 //                     entries could not be told from anyone else's. (Mapping
 //                     more uids is not possible here: an unprivileged writer
 //                     may map only its own uid, docs/SECURITY.md section 1.)
+//                     In root and capabilities modes the same holds when the
+//                     process already runs in a user namespace that leaves
+//                     uids unmapped (a container: /proc/self/uid_map does not
+//                     cover all 2^32-1 uids): unmapped_uid is set there too.
 //        not root, no user namespaces, but CAP_SYS_CHROOT and
 //                     CAP_SYS_ADMIN (systemd AmbientCapabilities):
 //                                                              (kCapabilities)
@@ -93,9 +97,11 @@ struct ParentLockdownResult {
   bool mount_private = false;  // propagation of the new mount ns is private
   uid_t uid = 0;               // after the drop (never 0)
   gid_t gid = 0;
-  // kUserNamespace only: the overflow uid, which lstat and SO_PEERCRED
-  // report for every uid but `uid`; pass it to sandbox::FsLookup and
-  // sandbox::ConnectRoute. Empty in the other modes (all uids are real).
+  // The overflow uid, which lstat and SO_PEERCRED report for every unmapped
+  // uid: in kUserNamespace every uid but `uid`; in the other modes only when
+  // started inside a user namespace that does not map every uid (a
+  // container). Pass it to sandbox::FsLookup and sandbox::ConnectRoute.
+  // Empty when every uid is real.
   std::optional<uid_t> unmapped_uid;
   // O_RDWR|O_CLOEXEC /dev/null opened before chroot; pass to ChildLockdown.
   int devnull_fd = -1;

@@ -489,6 +489,61 @@ TEST_F(LockdownTest, UnprivilegedAsTheOverflowUidIsRefused) {
   EXPECT_TRUE(r.still_outside) << "refused before the chroot";
 }
 
+TEST_F(LockdownTest, RootInsideAContainerUserNamespaceReportsTheOverflowUid) {
+  // Root of a user namespace that maps only uids 0..41999 (as a container's
+  // does): everything outside reads as the overflow uid, in root mode too.
+  Pipe report;
+  Pipe mapped;  // test → child: the maps are written
+  pid_t parent = ForkChild([&]() -> int {
+    report.CloseRead();
+    mapped.CloseWrite();
+    int ready = 1;
+    char c;
+    if (unshare(CLONE_NEWUSER) != 0 || !WriteAll(report.w, &ready, sizeof(ready)) ||
+        read(mapped.r, &c, 1) != 1) {
+      return 1;
+    }
+    if (geteuid() != 0) return 3;
+    ParentLockdownOptions o = Options();
+    o.user = "lp";  // nobody (65534) is not mapped here
+    absl::StatusOr<ParentLockdownResult> r = LockdownParent(o);
+    int mode = r.ok() ? static_cast<int>(r->mode) : -1;
+    uid_t unmapped = r.ok() && r->unmapped_uid.has_value() ? *r->unmapped_uid : 0;
+    std::string why = r.ok() ? r->Describe() : std::string(r.status().message());
+    if (!WriteAll(report.w, &mode, sizeof(mode)) ||
+        !WriteAll(report.w, &unmapped, sizeof(unmapped)) ||
+        !WriteAll(report.w, why.data(), why.size())) {
+      return 4;
+    }
+    return 0;
+  });
+  report.CloseWrite();
+  mapped.CloseRead();
+  // Only a writer with CAP_SETUID in the parent namespace (us) may map
+  // uids other than its own.
+  int ready = 0;
+  ASSERT_TRUE(ReadAll(report.r, &ready, sizeof(ready)));
+  for (const char* map : {"uid_map", "gid_map"}) {
+    std::string path = "/proc/" + std::to_string(parent) + "/" + map;
+    int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << path;
+    const std::string line = "0 0 42000\n";
+    EXPECT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()))
+        << path << ": " << strerror(errno);
+    close(fd);
+  }
+  ASSERT_EQ(write(mapped.w, "m", 1), 1);
+  int mode = -1;
+  uid_t unmapped = 0;
+  bool got = ReadAll(report.r, &mode, sizeof(mode)) &&
+             ReadAll(report.r, &unmapped, sizeof(unmapped));
+  std::string why = ReadToEof(report.r);
+  EXPECT_EQ(DescribeStatus(WaitStatus(parent)), "exit 0");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(mode, static_cast<int>(LockdownMode::kRoot)) << why;
+  EXPECT_EQ(unmapped, OverflowUid()) << why;
+}
+
 // Makes unshare(CLONE_NEWUSER) fail with EPERM, as on a kernel with
 // unprivileged user namespaces disabled. Other unshare calls still work.
 bool DenyUserNamespaces() {
