@@ -380,8 +380,15 @@ std::string FormatCheckReport(const CheckReport& r) {
   return out;
 }
 
-int RunCheck(const std::string& hosts_dir, FILE* out) {
-  absl::StatusOr<CheckReport> r = CheckHostsDir(hosts_dir);
+int RunCheck(const std::string& hosts_dir, const std::string& assume, FILE* out) {
+  CheckAssumption assumption;  // root mode
+  if (assume == "auto") {
+    assumption = AssumptionForCaller();
+  } else if (assume != "root") {
+    fprintf(stderr, "sallyport check: --assume=%s: expected auto or root\n", assume.c_str());
+    return 2;
+  }
+  absl::StatusOr<CheckReport> r = CheckHostsDir(hosts_dir, assumption);
   if (!r.ok()) {
     fprintf(stderr, "sallyport check: %s\n", std::string(r.status().message()).c_str());
     return 2;

@@ -121,8 +121,11 @@ std::string FormatCheckReport(const CheckReport& report);
 
 // `sallyport check`: runs CheckHostsDir, prints the report to `out` (errors
 // to stderr), returns the exit status: 0 no problem, 1 problems found,
-// 2 the directory could not be checked.
-int RunCheck(const std::string& hosts_dir, FILE* out);
+// 2 the directory could not be checked (or `assume` is not a known mode).
+// `assume` is --assume: "auto" (AssumptionForCaller) or "root" (every
+// owner verifiable: the view of a proxy started as root, e.g. the packaged
+// units, whoever runs the check).
+int RunCheck(const std::string& hosts_dir, const std::string& assume, FILE* out);
 
 }  // namespace sallyport::proxy
 

@@ -61,6 +61,10 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long in-flight connections may finish");
 ABSL_FLAG(std::string, log_format, "text", "text or json");
+ABSL_FLAG(std::string, assume, "auto",
+          "sallyport check only: whose view of owners to check with: auto (root "
+          "mode when run as root, else the caller's unprivileged mode) or root "
+          "(a proxy started as root, e.g. the packaged units)");
 ABSL_FLAG(std::string, accept_proxy, "",
           "CIDR[,CIDR...]: the trusted upstream balancers (e.g. "
           "10.0.0.5/32,2001:db8::/64). Every connection must come from one of "
@@ -124,7 +128,7 @@ int main(int argc, char** argv) {
       "routes TLS by SNI or HTTP/1.1 by Host to hosts/<name>/{tls,http}-socket\n"
       "usage: sallyport tls|http [--hosts=DIR] [--listen=ADDR:PORT] "
       "[--user=USER] [flags]\n"
-      "       sallyport check [--hosts=DIR]   lint hosts/, print the routes\n"
+      "       sallyport check [--hosts=DIR] [--assume=auto|root]   lint hosts/, print the routes\n"
       "Flags may be spelled with dashes or underscores (--max-per-ip, "
       "--max_per_ip).\nSee sallyport --help and README.md.");
   // Flags are documented (and named in our own error messages) with dashes,
@@ -161,7 +165,8 @@ int main(int argc, char** argv) {
   // `sallyport check`: an offline lint of --hosts; no listener, no
   // lockdown, no backend is touched (proxy/check.h).
   if (args.size() == 2 && std::string(args[1]) == "check") {
-    return sallyport::proxy::RunCheck(absl::GetFlag(FLAGS_hosts), stdout);
+    return sallyport::proxy::RunCheck(absl::GetFlag(FLAGS_hosts), absl::GetFlag(FLAGS_assume),
+                                      stdout);
   }
   if (args.size() != 2 || (std::string(args[1]) != "tls" && std::string(args[1]) != "http")) {
     return Fail("usage: sallyport tls|http [flags] (see --help)");
@@ -275,15 +280,19 @@ int main(int argc, char** argv) {
                                    : "no")
           .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
   if (locked->unmapped_uid.has_value()) {
-    sallyport::proxy::EmitLine(
-        LogRecord("warning")
-            .Str("proto", tls ? "tls" : "http")
-            .Str("what", absl::StrCat("unprivileged mode: only uid ", locked->uid,
-                                      " is mapped; entries owned by any other uid "
-                                      "(including root) are refused as unverifiable"))
-            .Int("mapped_uid", locked->uid)
-            .Int("overflow_uid", *locked->unmapped_uid)
-            .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+    const bool userns = locked->mode == sallyport::sandbox::LockdownMode::kUserNamespace;
+    LogRecord warning("warning");
+    warning.Str("proto", tls ? "tls" : "http")
+        .Str("what", userns ? absl::StrCat("unprivileged mode: only uid ", locked->uid,
+                                           " is mapped; entries owned by any other uid "
+                                           "(including root) are refused as unverifiable")
+                            : std::string("started inside a user namespace that does not "
+                                          "map every uid: entries owned by unmapped uids "
+                                          "are refused as unverifiable"));
+    if (userns) warning.Int("mapped_uid", locked->uid);
+    sallyport::proxy::EmitLine(warning.Int("overflow_uid", *locked->unmapped_uid)
+                                   .Format(config.log_format,
+                                           sallyport::proxy::NowUnixSeconds()));
   }
   return sallyport::proxy::Serve(config);
 }

@@ -5,10 +5,12 @@
 // bytes and may be compromised), read by the parent. The parent therefore
 // treats a report as untrusted: fixed size, read once, every field checked
 // (ValidateReport) before use, and a missing or malformed report is logged
-// as such. It is smaller than PIPE_BUF, so the child's single write() is
+// as such. It is no larger than PIPE_BUF, so the child's single write() is
 // atomic.
 #ifndef SALLYPORT_PROXY_REPORT_H_
 #define SALLYPORT_PROXY_REPORT_H_
+
+#include <limits.h>
 
 #include <cstdint>
 #include <string>
@@ -42,9 +44,9 @@ struct ChildReport {
   uint64_t bytes_up = 0;             // client -> backend, incl. replayed bytes
   uint64_t bytes_down = 0;           // backend -> client
   char hostname[256] = {};           // canonical name, NUL-terminated
-  char detail[160] = {};             // why, NUL-terminated, printable ASCII
+  char detail[320] = {};             // why, NUL-terminated, printable ASCII
 };
-static_assert(sizeof(ChildReport) < 512, "report must fit one atomic write");
+static_assert(sizeof(ChildReport) <= PIPE_BUF, "report must fit one atomic write");
 
 // With --accept-proxy, what the child tells the parent as soon as it has
 // parsed the trusted balancer's PROXY header, before it parses a single

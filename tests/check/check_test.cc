@@ -359,10 +359,11 @@ TEST_F(CheckTest, RunCheckExitStatuses) {
   size_t len = 0;
   FILE* out = open_memstream(&buf, &len);
   ASSERT_NE(out, nullptr);
-  EXPECT_EQ(RunCheck(hosts_, out), 0);
+  EXPECT_EQ(RunCheck(hosts_, "auto", out), 0);
   Dir("Bad.example.test");
-  EXPECT_EQ(RunCheck(hosts_, out), 1);
-  EXPECT_EQ(RunCheck(P("does-not-exist"), out), 2);
+  EXPECT_EQ(RunCheck(hosts_, "auto", out), 1);
+  EXPECT_EQ(RunCheck(P("does-not-exist"), "auto", out), 2);
+  EXPECT_EQ(RunCheck(hosts_, "unprivileged", out), 2);  // not a mode --assume knows
   fclose(out);
   std::string text(buf, len);
   free(buf);
@@ -476,7 +477,7 @@ TEST_F(CheckTest, RunAsNonRootAssumesItsOwnUnprivilegedMode) {
       _exit(10);
     }
     FILE* out = fdopen(fds[1], "w");
-    _exit(out != nullptr ? RunCheck(hosts_, out) : 11);  // _exit: fflushed by RunCheck
+    _exit(out != nullptr ? RunCheck(hosts_, "auto", out) : 11);  // _exit: fflushed by RunCheck
   }
   close(fds[1]);
   std::string text;

@@ -198,11 +198,13 @@ class Workspace:
   def on_close(self, fn):
     self._closers.append(fn)
 
-  def world_binary(self):
-    """A copy of the binary that every uid can execute (mode 0755 in root)."""
-    path = os.path.join(self.root, "sallyport")
+  def world_binary(self, exe=None):
+    """A copy of `exe` (default: the binary under test) that every uid can
+    execute (mode 0755 in root)."""
+    exe = exe or binary()
+    path = os.path.join(self.root, os.path.basename(exe))
     if not os.path.exists(path):
-      shutil.copy(binary(), path)
+      shutil.copy(exe, path)
       os.chmod(path, 0o755)
     return path
 
@@ -481,7 +483,7 @@ class Sallyport:
     family = socket.AF_INET6 if listen and ":" in listen else socket.AF_INET
     for attempt in range(5):
       # `wrapper` execs the binary (e.g. prlimit --nofile=N --): same pid.
-      path = (exe or binary()) if run_as_uid is None else ws.world_binary()
+      path = (exe or binary()) if run_as_uid is None else ws.world_binary(exe)
       args = list(wrapper) + [path, proto, f"--hosts={ws.hosts}",
                               f"--log-format={log_format}"]
       if user:

@@ -72,9 +72,9 @@ class UnprivilegedTest(h.ServerTestCase):
     rec = sp.wait_connection(host=name)
     self.assertEqual(rec["outcome"], "no-route", rec)
     self.assertIn("is not verifiable", rec["detail"])
-    # (The log's detail holds 159 bytes; the start-up warning says the rest.)
     self.assertIn(f"uid {OVERFLOW_UID} is the overflow uid, which stands for every "
                   "uid not mapped", rec["detail"])
+    self.assertIn("run as root with --user for a multi-tenant hosts/", rec["detail"])
 
   def test_runs_unprivileged_in_a_user_namespace_and_warns(self):
     for sp, proto in ((self.tls, "tls"), (self.http, "http")):
@@ -127,6 +127,22 @@ class UnprivilegedTest(h.ServerTestCase):
         self.assertIn("run as root with --user", line)
     self.assertNotIn(f"  {OWN}: ", problems)
     self.assertIn(f"{OWN}/tls-socket", out.split("\nproblems:\n", 1)[0])
+
+  def test_check_assume_root_is_the_view_of_a_root_started_proxy(self):
+    # A tenant checking a hosts/ served by a root-started proxy: every owner
+    # is verifiable there, so no entry is "not verifiable".
+    r = subprocess.run([self.ws.world_binary(), "check", f"--hosts={self.ws.hosts}",
+                        "--assume=root"],
+                       capture_output=True, text=True, timeout=h.TIMEOUT,
+                       **h.as_uid_kwargs(self.S))
+    self.assertIn("assumed: root", r.stdout)
+    self.assertNotIn("is not verifiable", r.stdout)
+    r = subprocess.run([self.ws.world_binary(), "check", f"--hosts={self.ws.hosts}",
+                        "--assume=bogus"],
+                       capture_output=True, text=True, timeout=h.TIMEOUT,
+                       **h.as_uid_kwargs(self.S))
+    self.assertEqual(r.returncode, 2)
+    self.assertIn("--assume=bogus: expected auto or root", r.stderr)
 
 
 if __name__ == "__main__":
