@@ -32,6 +32,7 @@ LOADGEN = os.path.join(BIN, "bench", "loadgen")
 BACKEND = os.path.join(BIN, "bench", "backend")
 SALLYPORT = os.path.join(BIN, "proxy", "sallyport")  # --sallyport=PATH overrides
 FORKCOST = os.path.join(BIN, "bench", "forkcost")
+FORKCOST_STATIC = os.path.join(BIN, "bench", "forkcost_static")
 HELLOS = os.path.join(ROOT, "tests", "parser", "testdata", "clienthellos")
 BASE_HELLO = "openssl-tls13"  # real capture, 260 bytes, SNI below
 TLS_NAME = "openssl-tls13.example.test"
@@ -534,6 +535,7 @@ class Bench:
     n = "300" if self.smoke else "3000"
     for rnd in range(max(1, min(self.rounds, 3))):
       R.setdefault(("fork", "small"), []).append(json.loads(run([FORKCOST, n])))
+      R.setdefault(("fork", "static"), []).append(json.loads(run([FORKCOST_STATIC, n])))
       if libs:  # a dynamic sallyport: the same with its shared objects
         R.setdefault(("fork", "sallyport-libs"), []).append(
             json.loads(subprocess.run([FORKCOST, n], env=env, capture_output=True, text=True,
@@ -808,6 +810,16 @@ def report(b, path):
       + f". HAProxy spends "
       f"{rng([x['cpu_us'] for x in R[('short', 'tls', 32, 'haproxy')]], '{:.0f}')} "
       "µs of CPU on a whole TLS connection.")
+  st = R[("fork", "static")]
+  floor = [x["fork_cpu_us"] + 1e6 / x["handoffs_per_s"] for x in st]
+  add("")
+  add(f"Fork-server floor (`//bench:forkcost_static`, a minimal static-pie process, "
+      f"{st[0]['maps']} mappings): fork + `_exit(0)` + waitpid "
+      f"{rng([x['fork_cpu_us'] for x in st], '{:.0f}')} µs of CPU; one SCM_RIGHTS hand-off "
+      f"of a descriptor to a waiting process {rng([1e6 / x['handoffs_per_s'] for x in st], '{:.1f}')} "
+      f"µs ({rng([x['handoffs_per_s'] for x in st], '{:.0f}')} descriptors/s with 64 in "
+      f"flight; {rng([x['scm_pass_us'] for x in st], '{:.0f}')} µs wall for one round trip, "
+      f"which is wake-up latency); floor {rng(floor, '{:.0f}')} µs per connection.")
   if b.perf:
     P = b.perf
     cpu = b.profile_run.get("cpu_us") or 0
