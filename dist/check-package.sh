@@ -12,7 +12,9 @@
 #  3. checks the .deb's file list, `dpkg -x`'s it into a scratch root and runs
 #     that root's usr/bin/sallyport (--version, check, --help) and renders its
 #     man page;
-#  4. runs lintian on the .changes: no errors allowed (warnings are printed);
+#  4. runs lintian on the .changes and on the source package (.dsc, built
+#     by dpkg-source -b before the build): no errors allowed (warnings and
+#     infos are printed);
 #  5. on a throwaway machine (CI=true or SALLYPORT_PKG_INSTALL=1) installs
 #     the .deb, checks what the maintainer scripts made, and purges it.
 # Usage: dist/check-package.sh [OUTDIR]   (OUTDIR keeps the .deb; default: a
@@ -40,6 +42,11 @@ mkdir "$WORK/src"
 tar -C "$ROOT" --exclude=./.git --exclude='./bazel-*' --exclude=./fuzz/out \
     --exclude=./debian/.bazel --exclude=./debian/build -cf - . | tar -C "$WORK/src" -xf -
 
+# The source package too (before the build dirties the tree), so lintian
+# also checks what only a source package shows: debian/copyright's DEP-5
+# paragraphs against the files they cover.
+(cd "$WORK" && dpkg-source -b src > "$WORK/source.log" 2>&1) \
+  || { cat "$WORK/source.log"; fail "dpkg-source -b"; }
 cd "$WORK/src"
 dpkg-checkbuilddeps || fail "build dependencies missing"
 start=$(date +%s)
@@ -48,6 +55,7 @@ secs=$(( $(date +%s) - start ))
 cd "$WORK"
 deb=$(ls sallyport_*.deb)
 changes=$(ls sallyport_*.changes)
+dsc=$(ls sallyport_*.dsc)
 echo "built $deb in ${secs}s"
 
 # 3. contents and a run from a scratch root.
@@ -71,6 +79,13 @@ if readelf -d "$WORK/root/usr/bin/sallyport" | grep -q NEEDED; then
 else
   readelf -h "$WORK/root/usr/bin/sallyport" | grep -q 'DYN (Position-Independent Executable' \
     || fail "usr/bin/sallyport is static but not a PIE"
+  # Static: glibc's and libseccomp's code (LGPL-2.1) is inside, so Policy 7.8
+  # wants their exact source versions in Built-Using (debian/rules).
+  bu=$(dpkg-deb -f "$deb" Built-Using)
+  for src in glibc libseccomp; do
+    grep -qE "(^|, )$src \(= [^)]+\)" <<<"$bu" || fail "Built-Using lacks $src: '$bu'"
+  done
+  echo "Built-Using: $bu"
 fi
 v=$("$WORK/root/usr/bin/sallyport" --version)
 [ "$v" = "sallyport 0.1.0" ] || fail "--version printed '$v'"
@@ -87,7 +102,7 @@ echo "scratch root: $v, check and man page ok"
 
 # 4. lintian: errors fail, warnings are shown.
 set +e
-lintian --fail-on error --display-info --tag-display-limit 0 "$changes" > "$WORK/lintian.log" 2>&1
+lintian --fail-on error --display-info --tag-display-limit 0 "$changes" "$dsc" > "$WORK/lintian.log" 2>&1
 lrc=$?
 set -e
 cat "$WORK/lintian.log"
