@@ -30,9 +30,31 @@ constexpr uint64_t kAnon = MAP_PRIVATE | MAP_ANONYMOUS;
 constexpr uint64_t kSockFlags = SOCK_CLOEXEC | SOCK_NONBLOCK;
 // What glibc 2.36 fork() passes to clone (checked with strace).
 constexpr uint64_t kForkFlags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;
-constexpr uint64_t kNonNegativeInt = 0x7fffffff;
+
+// kill(pid, sig) of one process (PidOfOneProcess) with exactly `sig`: one
+// rule per alternative of the pid condition.
+std::vector<SyscallRule> KillOneProcess(int sig) {
+  std::vector<SyscallRule> rules;
+  for (const ArgCond& pid : PidOfOneProcess(0)) rules.push_back({"kill", {pid, Eq(1, sig)}});
+  return rules;
+}
+
+std::vector<SyscallRule> Join(std::vector<SyscallRule> a, const std::vector<SyscallRule>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
 
 }  // namespace
+
+std::vector<ArgCond> PidOfOneProcess(unsigned arg) {
+  constexpr uint64_t kAboveInt = ~uint64_t{0x7fffffff};  // bit 31 and up: sign and junk
+  std::vector<ArgCond> any_of;
+  for (unsigned k = 0; k < 31; ++k) {
+    uint64_t bit = uint64_t{1} << k;
+    any_of.push_back(ArgCond{arg, ArgCond::kMaskedEq, kAboveInt | bit, bit});
+  }
+  return any_of;
+}
 
 const SyscallPolicy& ChildPolicy() {
   static const SyscallPolicy* const p = new SyscallPolicy{
@@ -87,10 +109,10 @@ const SyscallPolicy& ParentPolicy() {
            {{"accept4", {BitsWithin(3, kSockFlags)}}, {"getsockname"}}},
           {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap",
            {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
-          {"signals", "handlers and masks; SIGKILL/SIGTERM to a pid (never -1: everyone)",
-           {{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"},
-            {"kill", {BitsWithin(0, kNonNegativeInt), Eq(1, SIGKILL)}},
-            {"kill", {BitsWithin(0, kNonNegativeInt), Eq(1, SIGTERM)}}}},
+          {"signals", "handlers and masks; SIGKILL to one child by pid (the only signal proxy/ sends; "
+                      "never 0, -1 or -pgid: a group or everyone)",
+           Join({{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"}},
+                KillOneProcess(SIGKILL))},
           {"identity", "own pid for log lines", {{"getpid"}}},
           {"child-setup", "what a fresh child does before its own filter: fds, limits, then lock",
            {{"close_range"}, {"dup2"}, {"dup3"},

@@ -68,6 +68,18 @@ constexpr ArgCond BitsClear(unsigned arg, uint64_t bits) {
   return ArgCond{arg, ArgCond::kMaskedEq, bits, 0};
 }
 
+// The pid of exactly one process: 1 <= arg <= INT_MAX as a 64-bit value
+// (upper 32 bits zero). Never 0 (the caller's process group), -1 (every
+// process it may signal), another negative (a process group), nor a value
+// with junk above bit 31 (the kernel truncates pid_t to 32 bits, so
+// 0x00000000ffffffff would be -1). One condition per argument per rule is a
+// libseccomp limit (2.5.4 refuses GE and LE on one argument with EINVAL), so
+// this is a union: for each bit k in 0..30 the condition
+//   (arg & (0xffffffff80000000 | 1 << k)) == 1 << k
+// ("bit 31 and above clear, bit k set"). Give each alternative a rule of its
+// own; together they allow exactly 1..INT_MAX.
+std::vector<ArgCond> PidOfOneProcess(unsigned arg);
+
 struct SyscallRule {
   const char* syscall;  // libseccomp name, e.g. "newfstatat"
   std::vector<ArgCond> args = {};

@@ -114,6 +114,48 @@ TEST(Tables, ParentIncludesEveryChildGroupAndProbe) {
     EXPECT_NE(std::find(pprobes.begin(), pprobes.end(), e), pprobes.end()) << e->syscall;
 }
 
+// PidOfOneProcess is a union of masked conditions; as a set it must be
+// exactly 1..INT_MAX with the upper 32 bits zero (the kernel truncates
+// pid_t, so any junk up there could name -1 or init).
+bool Holds(const ArgCond& c, uint64_t v) {
+  switch (c.op) {
+    case ArgCond::kEq: return v == c.value;
+    case ArgCond::kMaskedEq: return (v & c.mask) == c.value;
+  }
+  return false;
+}
+
+TEST(Tables, PidOfOneProcessIsExactlyOneToIntMax) {
+  const std::vector<ArgCond> any_of = PidOfOneProcess(3);
+  ASSERT_FALSE(any_of.empty());
+  for (const ArgCond& c : any_of) EXPECT_EQ(c.arg, 3u);
+  auto allowed = [&](uint64_t v) {
+    for (const ArgCond& c : any_of)
+      if (Holds(c, v)) return true;
+    return false;
+  };
+  std::vector<uint64_t> yes = {1, 2, 3, 1000, 4194304, 0x7ffffffe, 0x7fffffff};
+  std::vector<uint64_t> no = {
+      0,                                        // own process group
+      ~uint64_t{0},                             // -1 sign-extended: everyone
+      static_cast<uint64_t>(int64_t{-2}),       // -pgid
+      static_cast<uint64_t>(int64_t{-0x7fffffff}), 0x80000000,
+      0xffffffff,                               // -1 after truncation
+      0xfffffffe, 0x100000000, 0x100000001,     // pid 1 after truncation
+      0x17fffffff, 0x8000000000000001, 0x7fffffff00000001};
+  for (int k = 0; k < 31; ++k) {
+    yes.push_back(uint64_t{1} << k);
+    yes.push_back((uint64_t{1} << (k + 1)) - 1);
+  }
+  for (int k = 31; k < 64; ++k) {
+    no.push_back(uint64_t{1} << k);
+    no.push_back((uint64_t{1} << k) | 1);
+    no.push_back((uint64_t{1} << k) | 0x7fffffff);
+  }
+  for (uint64_t v : yes) EXPECT_TRUE(allowed(v)) << std::hex << "0x" << v;
+  for (uint64_t v : no) EXPECT_FALSE(allowed(v)) << std::hex << "0x" << v;
+}
+
 // Things neither process may ever do; a table edit that adds one fails here
 // as well as in the golden diff.
 TEST(Tables, NeverAllowed) {

@@ -3,12 +3,15 @@
 // what docs/SECURITY.md "Syscall policies" claims, in real forked processes:
 //   - each forbidden operation, made once with syscall() after Install(),
 //     kills the process with SIGSYS (and, as a control, does not without the
-//     filter, so the kill is the filter's doing);
+//     filter, so the kill is the filter's doing); the parent's forbidden
+//     kills (pid 0, -1, -pgid, junk in the upper half, SIGTERM) run confined
+//     to a fresh process group or pid namespace, control included;
 //   - a realistic child (malloc small/large, getrandom, clocks, stat,
 //     readlink, chdir + AF_UNIX connect, SO_PEERCRED, read/write, pipe2 +
 //     splice, poll, shutdown, exit) runs to exit(0) under the child filter,
 //     and under parent + child stacked, as in production;
-//   - the parent filter lets a process fork, reap, kill a child, accept;
+//   - the parent filter lets a process fork, reap, SIGKILL a child by pid,
+//     accept;
 //   - every declared errno probe returns exactly its errno;
 //   - Install() makes no syscall but prctl (checked under a hand-made filter).
 #include <errno.h>
@@ -309,6 +312,151 @@ TEST_P(ParentForbidden, ControlWithoutFilterIsNoSigsys) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Parent, ParentForbidden, ::testing::ValuesIn(kParentForbidden), OpName);
+
+// --- the parent's kill: SIGKILL to one process by pid, nothing wider ---------
+
+// A forbidden kill that a broken filter let through would reach far beyond
+// the test: kill(0, …) the test runner's process group, kill(-1, …) every
+// process root may signal. So these run confined, under the filter and in
+// the control alike, where the call can hurt nothing but the caller:
+//   kFreshGroup: the caller first makes a process group of its own
+//     (setpgid(0, 0)), so pid 0 and -pgid name only itself (and its own
+//     children); the control is really killed by that signal.
+//   kFreshPidNamespace: the caller is init of a new user + pid namespace,
+//     where kill(-1) reaches nobody (init is spared and is alone); the
+//     control gets ESRCH. (In there the own pgid reads as 1, so -pgid would
+//     be -1: the group ops use kFreshGroup.)
+// A caller that cannot be confined exits kNotConfined before the call; one
+// that returns from the call exits with its errno (0 on success). The
+// control checks that outcome exactly, so it shows what the filter prevents.
+// Negative pids are passed as long, as glibc's kill() passes them
+// (sign-extended); the raw ops put junk in the upper half on purpose.
+constexpr int kNotConfined = 98;
+enum Confine { kFreshGroup, kFreshPidNamespace };
+
+struct KillOp {
+  const char* name;
+  Confine confine;
+  long (*call)();
+  const char* control;  // Describe() of the unfiltered run, up to " ("
+};
+
+pid_t g_own_pgid = 0;  // set in the confined caller before its filter
+
+const KillOp kParentForbiddenKills[] = {
+    {"kill_pid0_sigkill", kFreshGroup, [] { return syscall(SYS_kill, 0L, long{SIGKILL}); }, "signal 9"},
+    {"kill_minus_pgid_sigkill", kFreshGroup, [] { return syscall(SYS_kill, -long{g_own_pgid}, long{SIGKILL}); }, "signal 9"},
+    {"kill_minus_pgid_sigterm", kFreshGroup, [] { return syscall(SYS_kill, -long{g_own_pgid}, long{SIGTERM}); }, "signal 15"},
+    {"kill_minus1_sigkill", kFreshPidNamespace, [] { return syscall(SYS_kill, -1L, long{SIGKILL}); }, "exit 3" /* ESRCH */},
+    // The kernel truncates pid_t to 32 bits: this is kill(-1, SIGKILL).
+    {"kill_raw_0xffffffff_sigkill", kFreshPidNamespace, [] { return syscall(SYS_kill, 0x00000000ffffffffL, long{SIGKILL}); }, "exit 3"},
+    // ... and this is kill(1, SIGKILL): init, here the caller itself (init
+    // ignores a SIGKILL from inside its namespace, so the control returns 0).
+    {"kill_raw_junk_above_pid1_sigkill", kFreshPidNamespace, [] { return syscall(SYS_kill, 0x0000000100000001L, long{SIGKILL}); }, "exit 0"},
+    // SIGKILL is the only signal the parent sends (proxy/server.cc).
+    {"kill_own_child_sigterm", kFreshGroup, [] {
+       pid_t c = fork();
+       if (c == 0) _exit(0);  // a zombie until reaped: still a valid target
+       return syscall(SYS_kill, long{c}, long{SIGTERM});
+     }, "exit 0"},
+};
+
+// Runs op.call() confined as above, under `filter` if not null, and returns
+// the wait status of the process that made the call.
+int RunConfined(const CompiledFilter* filter, const KillOp& op) {
+  ChildFilter();
+  ParentFilter();
+  std::fflush(nullptr);
+  int report[2];  // kFreshPidNamespace: the caller's status, from its parent
+  if (pipe2(report, O_CLOEXEC) != 0) return -1;
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    alarm(20);
+    close(report[0]);
+    auto call = [&] {
+      if (filter != nullptr && filter->Install() != 0) _exit(kInstallFailed);
+      _exit(op.call() == 0 ? 0 : errno);
+    };
+    if (op.confine == kFreshGroup) {
+      if (setpgid(0, 0) != 0 || getpgid(0) != getpid()) _exit(kNotConfined);
+      g_own_pgid = getpid();
+      call();
+    }
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID) != 0) _exit(kNotConfined);
+    pid_t init = fork();
+    if (init < 0) _exit(kNotConfined);
+    if (init == 0) {
+      if (getpid() != 1) _exit(kNotConfined);
+      call();
+    }
+    int st = 0;
+    while (waitpid(init, &st, 0) < 0 && errno == EINTR) {
+    }
+    _exit(write(report[1], &st, sizeof st) == static_cast<ssize_t>(sizeof st) ? 0 : 1);
+  }
+  close(report[1]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (op.confine == kFreshPidNamespace && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    int inner = 0;
+    if (read(report[0], &inner, sizeof inner) == static_cast<ssize_t>(sizeof inner)) status = inner;
+  }
+  close(report[0]);
+  return status;
+}
+
+class ParentForbiddenKill : public ::testing::TestWithParam<KillOp> {};
+
+TEST_P(ParentForbiddenKill, KillsWithSigsys) {
+  int status = RunConfined(&ParentFilter(), GetParam());
+  EXPECT_TRUE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+}
+
+// The control, confined: without a filter the same call is no SIGSYS and
+// does what the filter keeps the parent from doing (or, for -1, what it
+// would do anywhere else).
+TEST_P(ParentForbiddenKill, ControlWithoutFilterIsNoSigsys) {
+  int status = RunConfined(nullptr, GetParam());
+  EXPECT_FALSE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+  EXPECT_EQ(Describe(status).rfind(GetParam().control, 0), 0u)
+      << GetParam().name << ": " << Describe(status) << ", expected " << GetParam().control
+      << (WIFEXITED(status) && WEXITSTATUS(status) == kNotConfined ? " (could not confine the call)" : "");
+}
+
+std::string KillOpName(const ::testing::TestParamInfo<KillOp>& info) { return info.param.name; }
+void PrintTo(const KillOp& op, std::ostream* os) { *os << op.name; }
+
+INSTANTIATE_TEST_SUITE_P(Parent, ParentForbiddenKill, ::testing::ValuesIn(kParentForbiddenKills),
+                         KillOpName);
+
+// What the parent does need: SIGKILL to a child of its own by pid, through
+// glibc's kill() and raw; the top of the allowed range, INT_MAX, is allowed
+// too (no such process: pid_max is at most 2^22).
+TEST(ParentFilter, KillsOwnChildByPidWithSigkill) {
+  int status = RunChild({&ParentFilter()}, [] {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return 1;
+    for (int raw = 0; raw < 2; ++raw) {
+      pid_t c = fork();
+      if (c < 0) return 2;
+      if (c == 0) {
+        char b;
+        (void)!read(p[0], &b, 1);  // never returns: nobody writes
+        _exit(31);
+      }
+      long r = raw ? syscall(SYS_kill, long{c}, long{SIGKILL}) : kill(c, SIGKILL);
+      if (r != 0) return 3;
+      siginfo_t si{};
+      if (waitid(P_PID, static_cast<id_t>(c), &si, WEXITED) != 0) return 4;
+      if (si.si_code != CLD_KILLED || si.si_status != SIGKILL) return 5;
+    }
+    if (kill(0x7fffffff, SIGKILL) != -1 || errno != ESRCH) return 6;
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+}
 
 // --- the allowed path: a realistic child ----------------------------------
 
