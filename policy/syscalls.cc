@@ -107,8 +107,10 @@ const SyscallPolicy& ParentPolicy() {
       {
           {"accept", "take connections; learn the local address for PROXY headers",
            {{"accept4", {BitsWithin(3, kSockFlags)}}, {"getsockname"}}},
-          {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap",
-           {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
+          {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap; "
+                   "one SOCK_SEQPACKET channel per waiting child for its connection",
+           {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"},
+            {"socketpair", {Eq(0, AF_UNIX), Eq(1, SOCK_SEQPACKET | SOCK_CLOEXEC), Eq(2, 0)}}}},
           {"signals", "handlers and masks; SIGKILL to one child by pid (the only signal proxy/ sends; "
                       "never 0, -1 or -pgid: a group or everyone)",
            Join({{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"}},

@@ -61,6 +61,10 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(30),
           "on SIGTERM/SIGINT, how long in-flight connections may finish");
 ABSL_FLAG(std::string, log_format, "text", "text or json");
+ABSL_FLAG(int, prefork, -1,
+          "children kept forked, locked down and waiting for one connection "
+          "each, so no fork is on a connection's path (default: 4 per CPU; "
+          "0: fork each child when its connection arrives)");
 ABSL_FLAG(std::string, assume, "auto",
           "sallyport check only: whose view of owners to check with: auto (root "
           "mode when run as root, else the caller's unprivileged mode) or root "
@@ -228,6 +232,15 @@ int main(int argc, char** argv) {
   config.child.handshake_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_handshake_timeout));
   config.child.idle_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_idle_timeout));
   config.drain_timeout_ms = MillisClamped(absl::GetFlag(FLAGS_drain_timeout));
+  {
+    int prefork = absl::GetFlag(FLAGS_prefork);
+    if (prefork < 0) {
+      long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+      prefork = 4 * static_cast<int>(cpus > 0 ? cpus : 1);
+    }
+    if (prefork > 4096) return Fail("--prefork: at most 4096 waiting children");
+    config.prefork = static_cast<size_t>(prefork);
+  }
   // The parse phase is bounded by the child's SIGALRM backstop; RLIMIT_CPU
   // only bounds a runaway relay, so it must not cut long legitimate
   // transfers (splice costs ~0.3 s of CPU per GiB).
@@ -273,6 +286,7 @@ int main(int argc, char** argv) {
           .Str("sandbox", locked->Describe())
           .Int("max_connections", config.limits.max_connections)
           .Int("max_per_ip", config.limits.max_per_source)
+          .Int("prefork", static_cast<int64_t>(config.prefork))
           .Seconds("handshake_timeout", config.child.handshake_timeout_ms / 1000.0)
           .Seconds("idle_timeout", config.child.idle_timeout_ms / 1000.0)
           .Str("accept_proxy", config.child.accept_proxy

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "parser/http_head.h"
 #include "parser/tls_clienthello.h"
+#include "proxy/handoff.h"
 #include "proxy/relay.h"
 #include "sandbox/lockdown.h"
 
@@ -144,7 +146,13 @@ class Server {
   int Run();
 
  private:
+  // A child is forked ahead of time and waits, locked down, for one
+  // connection (kWaiting); the parent hands it one (kWorking). A waiting
+  // child whose hand-off failed (it had died) is kGone until reaped.
+  enum class State { kWaiting, kWorking, kGone };
   struct Child {
+    State state = State::kWaiting;
+    int handoff_fd = -1;          // kWaiting: the parent's end of the channel
     int report_fd = -1;
     int verdict_fd = -1;          // --accept-proxy: write end, else -1
     Peer peer;
@@ -161,7 +169,20 @@ class Server {
   // --accept-proxy, else the client table.
   Limits& Front() { return ProxyMode() ? balancer_limits_ : limits_; }
   void AcceptSome();
-  void Spawn(int fd, const Peer& peer);
+  // Forks one waiting child into the pool. On failure returns false with
+  // prefork_error_ set ("fork: ...") and, if `pause`, pauses accepting (a
+  // connection needed it).
+  bool Prefork(bool pause);
+  [[noreturn]] void RunWaitingChild(int handoff, int report, int verdict);
+  // Gives the accepted `fd` to a waiting child (forking one if none waits).
+  void HandOff(int fd, const Peer& peer);
+  void TopUpPool();
+  void CloseIdle();  // drain: waiting children see EOF and exit
+  size_t Working() const { return children_.size() - idle_.size() - gone_; }
+  bool PoolWanted() const {
+    return !draining_ && idle_.size() < config_.prefork &&
+           Working() + idle_.size() < static_cast<size_t>(config_.limits.max_connections);
+  }
   void Refuse(int fd, const Peer& peer, const std::string& why);
   void RefuseUntrusted(int fd, const Peer& peer);
   void ReadSourceReport(pid_t pid);
@@ -180,7 +201,11 @@ class Server {
   Limits limits_;
   Limits balancer_limits_;
   CrashBudget crash_budget_;
-  absl::flat_hash_map<pid_t, Child> children_;
+  absl::flat_hash_map<pid_t, Child> children_;  // every child, any state
+  std::deque<pid_t> idle_;                      // kWaiting, oldest first
+  size_t gone_ = 0;                             // kGone, not yet reaped
+  int64_t pool_retry_at_ms_ = 0;                // after a failed top-up
+  std::string prefork_error_;                   // why the last Prefork failed
   bool draining_ = false;
   int64_t resume_at_ms_ = 0;
   bool crash_paused_ = false;  // the pause is the crash budget's
@@ -251,25 +276,33 @@ void Server::AcceptSome() {
       Refuse(fd, peer, AdmissionName(a));
       continue;
     }
-    Spawn(fd, peer);
+    HandOff(fd, peer);
   }
 }
 
-void Server::Spawn(int fd, const Peer& peer) {
-  // report: child -> parent (SourceReport with --accept-proxy, then the
-  // ChildReport); verdict: parent -> child, --accept-proxy only.
+bool Server::Prefork(bool pause) {
+  // handoff: the connection, parent -> this child only (SOCK_SEQPACKET,
+  // one SCM_RIGHTS message); report: child -> parent (SourceReport with
+  // --accept-proxy, then the ChildReport); verdict: parent -> child,
+  // --accept-proxy only.
+  int handoff[2] = {-1, -1};
   int report[2] = {-1, -1};
   int verdict[2] = {-1, -1};
-  if (pipe2(report, O_CLOEXEC | O_NONBLOCK) != 0 ||
-      (ProxyMode() && pipe2(verdict, O_CLOEXEC | O_NONBLOCK) != 0)) {
+  const char* step = "socketpair";
+  bool ok = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) == 0;
+  if (ok) {
+    step = "pipe2";
+    ok = pipe2(report, O_CLOEXEC | O_NONBLOCK) == 0 &&
+         (!ProxyMode() || pipe2(verdict, O_CLOEXEC | O_NONBLOCK) == 0);
+  }
+  if (!ok) {
     int e = errno;
-    for (int p : {report[0], report[1]}) {
-      if (p >= 0) close(p);
+    for (int fd : {handoff[0], handoff[1], report[0], report[1]}) {
+      if (fd >= 0) close(fd);
     }
-    Front().Release(peer.address);
-    Refuse(fd, peer, absl::StrCat("pipe2: ", strerror(e)));
-    PauseAccepting(absl::StrCat("pipe2: ", strerror(e)));
-    return;
+    prefork_error_ = absl::StrCat(step, ": ", strerror(e));
+    if (pause) PauseAccepting(prefork_error_);
+    return false;
   }
   // Signals stay blocked from fork until the child has reset every handler
   // (LockdownChild step 1 unblocks them): a SIGTERM sent to a brand-new
@@ -278,45 +311,114 @@ void Server::Spawn(int fd, const Peer& peer) {
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
   pid_t pid = fork();
-  if (pid == 0) {
-    // The child: lock down before anything else, then serve.
-    sandbox::ChildLockdown spec;
-    spec.devnull_fd = config_.devnull_fd;
-    spec.keep_fds[spec.keep_count++] = fd;
-    spec.keep_fds[spec.keep_count++] = report[1];
-    if (verdict[0] >= 0) spec.keep_fds[spec.keep_count++] = verdict[0];
-    spec.filter = config_.child_filter;
-    spec.limits = config_.child_limits;
-    if (sandbox::LockdownChild(spec) != 0) _exit(70);
-    ChildContext ctx = config_.child;
-    ctx.endpoints = peer.endpoints;
-    ctx.report_fd = report[1];
-    ctx.verdict_fd = verdict[0];
-    ChildReport r = ServeConnection(fd, ctx);
-    ssize_t ignored = write(report[1], &r, sizeof r);
-    (void)ignored;
-    _exit(0);
-  }
+  if (pid == 0) RunWaitingChild(handoff[1], report[1], verdict[0]);
+  int e = errno;
   sigprocmask(SIG_SETMASK, &old, nullptr);
+  close(handoff[1]);
   close(report[1]);
   if (verdict[0] >= 0) close(verdict[0]);
   if (pid < 0) {
-    int e = errno;
-    close(report[0]);
-    if (verdict[1] >= 0) close(verdict[1]);
-    Front().Release(peer.address);
-    Refuse(fd, peer, absl::StrCat("fork: ", strerror(e)));
-    PauseAccepting(absl::StrCat("fork: ", strerror(e)));
-    return;
+    for (int fd : {handoff[0], report[0], verdict[1]}) {
+      if (fd >= 0) close(fd);
+    }
+    prefork_error_ = absl::StrCat("fork: ", strerror(e));
+    if (pause) PauseAccepting(prefork_error_);
+    return false;
   }
-  close(fd);
-  ++accepted_;
   Child& c = children_[pid];
+  c.handoff_fd = handoff[0];
   c.report_fd = report[0];
   c.verdict_fd = verdict[1];
-  c.awaiting_source = ProxyMode();
-  c.peer = peer;
-  c.started = MonoSeconds();
+  idle_.push_back(pid);
+  return true;
+}
+
+void Server::RunWaitingChild(int handoff, int report, int verdict) {
+  // Lock down before anything else (nothing of a connection is held yet),
+  // then wait for exactly one connection and close the channel it came on:
+  // this process can never be given another.
+  sandbox::ChildLockdown spec;
+  spec.devnull_fd = config_.devnull_fd;
+  spec.keep_fds[spec.keep_count++] = handoff;
+  spec.keep_fds[spec.keep_count++] = report;
+  if (verdict >= 0) spec.keep_fds[spec.keep_count++] = verdict;
+  spec.filter = config_.child_filter;
+  spec.limits = config_.child_limits;
+  if (sandbox::LockdownChild(spec) != 0) _exit(70);
+  ConnectionHeader header;
+  int client = ReceiveConnection(handoff, &header);
+  close(handoff);
+  if (client < 0) _exit(0);  // the parent closed the channel (drain)
+  ChildContext ctx = config_.child;
+  ctx.endpoints = header.endpoints;
+  ctx.report_fd = report;
+  ctx.verdict_fd = verdict;
+  ChildReport r = ServeConnection(client, ctx);
+  ssize_t ignored = write(report, &r, sizeof r);
+  (void)ignored;
+  _exit(0);
+}
+
+void Server::HandOff(int fd, const Peer& peer) {
+  ConnectionHeader header;
+  header.endpoints = peer.endpoints;
+  // A waiting child may have died (killed from outside): its channel then
+  // refuses, and the next one is tried. At most a few: a fresh child is
+  // forked when none waits.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (idle_.empty() && !Prefork(/*pause=*/true)) {
+      Front().Release(peer.address);
+      Refuse(fd, peer, absl::StrCat("no child to serve it: ", prefork_error_));
+      return;
+    }
+    pid_t pid = idle_.front();
+    idle_.pop_front();
+    Child& c = children_[pid];
+    int rc = SendConnection(c.handoff_fd, fd, header);
+    close(c.handoff_fd);
+    c.handoff_fd = -1;
+    if (rc != 0) {
+      c.state = State::kGone;
+      ++gone_;
+      continue;
+    }
+    close(fd);
+    ++accepted_;
+    c.state = State::kWorking;
+    c.awaiting_source = ProxyMode();
+    c.peer = peer;
+    c.started = MonoSeconds();
+    return;
+  }
+  Front().Release(peer.address);
+  Refuse(fd, peer, "no child to serve it: waiting children kept dying");
+}
+
+void Server::TopUpPool() {
+  // Forking costs the parent CPU but not the clients latency. Bounded by
+  // --max-connections so that waiting children never outnumber the
+  // connections they are for. A failure (no fds, no processes) does not
+  // stop accepting — a connection that finds no waiting child forks its own
+  // or is refused — it only delays the next top-up by kBackoffMs.
+  int64_t now = MonotonicMillis();
+  if (now < pool_retry_at_ms_) return;
+  while (PoolWanted()) {
+    if (!Prefork(/*pause=*/false)) {
+      pool_retry_at_ms_ = now + kBackoffMs;
+      return;
+    }
+  }
+}
+
+void Server::CloseIdle() {
+  for (pid_t pid : idle_) {
+    Child& c = children_[pid];
+    close(c.handoff_fd);
+    c.handoff_fd = -1;
+    c.state = State::kGone;
+    ++gone_;
+  }
+  idle_.clear();
 }
 
 // --accept-proxy: the child has parsed the balancer's header (and nothing
@@ -433,13 +535,30 @@ void Server::ReapChildren() {
     auto it = children_.find(pid);
     if (it == children_.end()) continue;
     Child& c = it->second;
-    // A connection the verdict refused was logged then ("refused").
-    if (!c.refused || WIFSIGNALED(status)) LogConnection(c, status);
-    if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
-      RecordCrash(c, WTERMSIG(status));
+    if (c.state == State::kWorking) {
+      // A connection the verdict refused was logged then ("refused").
+      if (!c.refused || WIFSIGNALED(status)) LogConnection(c, status);
+      if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
+        RecordCrash(c, WTERMSIG(status));
+      }
+      Front().Release(c.peer.address);
+      if (!c.client_key.empty()) limits_.Release(c.client_key);
+    } else {
+      // It never held a connection: nothing to log but an unexpected death.
+      if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
+        ++crashed_;
+        Emit(LogRecord("security").Str("proto", Proto())
+                 .Str("what", absl::StrCat("waiting child killed by ",
+                                           SignalName(WTERMSIG(status))))
+                 .Int("signal", WTERMSIG(status)));
+      }
+      if (c.state == State::kGone) {
+        --gone_;
+      } else {
+        idle_.erase(std::find(idle_.begin(), idle_.end(), pid));
+        close(c.handoff_fd);
+      }
     }
-    Front().Release(c.peer.address);
-    if (!c.client_key.empty()) limits_.Release(c.client_key);
     close(c.report_fd);
     if (c.verdict_fd >= 0) close(c.verdict_fd);
     children_.erase(it);
@@ -490,9 +609,10 @@ int Server::Run() {
     if (g_stop && !draining_) {
       draining_ = true;
       close(config_.listen_fd);  // another instance may take over the socket
+      CloseIdle();
       drain_deadline = MonotonicMillis() + config_.drain_timeout_ms;
       Emit(LogRecord("draining").Str("proto", Proto())
-               .Int("in_flight", static_cast<int64_t>(children_.size())));
+               .Int("in_flight", static_cast<int64_t>(Working())));
     }
     if (draining_ && children_.empty()) {
       Emit(LogRecord("stopped").Str("proto", Proto())
@@ -505,7 +625,7 @@ int Server::Run() {
     if (draining_ && !killed && now >= drain_deadline) {
       killed = true;
       Emit(LogRecord("drain-timeout").Str("proto", Proto())
-               .Int("killing", static_cast<int64_t>(children_.size())));
+               .Int("killing", static_cast<int64_t>(Working())));
       for (auto& [pid, child] : children_) kill(pid, SIGKILL);
     }
     bool can_accept = !draining_ && now >= resume_at_ms_;
@@ -529,6 +649,10 @@ int Server::Run() {
     const int n = static_cast<int>(fds.size());
     int timeout = -1;
     if (!draining_ && !can_accept) timeout = static_cast<int>(resume_at_ms_ - now);
+    if (PoolWanted() && now < pool_retry_at_ms_) {
+      int retry = static_cast<int>(pool_retry_at_ms_ - now);
+      timeout = timeout < 0 ? retry : std::min(timeout, retry);
+    }
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));
     int r = poll(fds.data(), static_cast<nfds_t>(n), timeout);
     if (r < 0 && errno != EINTR) {
@@ -545,6 +669,7 @@ int Server::Run() {
     }
     ReapChildren();
     if (can_accept && (fds[1].revents & POLLIN)) AcceptSome();
+    TopUpPool();
   }
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// proxy/server.h — the parent (acceptor) loop: accept, admit (limits), fork
-// one locked-down child per connection, reap, log, drain on SIGTERM.
+// proxy/server.h — the parent (acceptor) loop: accept, admit (limits), hand
+// each connection to its own locked-down child (forked ahead of time and
+// waiting, proxy/handoff.h), reap, log, drain on SIGTERM.
 //
 // Side of the trust boundary: parent, after sandbox::LockdownParent. It never
 // reads a byte of client data: it only accepts, forks, and (when it refuses a
@@ -52,6 +53,10 @@ struct ServerConfig {
   // it pauses accepting.
   CrashBudgetConfig crash_budget;
   int drain_timeout_ms = 30000;    // SIGTERM: wait this long for children
+  // --prefork: children kept forked and locked down, each waiting for one
+  // connection (proxy/handoff.h); 0 forks each child when its connection
+  // is accepted.
+  size_t prefork = 8;
   LogFormat log_format = LogFormat::kText;
   const sandbox::CompiledFilter* child_filter = nullptr;
   sandbox::ChildLimits child_limits;

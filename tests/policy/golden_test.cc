@@ -2,6 +2,8 @@
 // tests/policy/golden_test.cc — the compiled syscall policies must equal the
 // committed text in policy/golden/*.pfc, so every change to what a process
 // may do shows up as a reviewed diff. Also checks invariants of the tables.
+#include <sys/socket.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -163,7 +165,7 @@ TEST(Tables, NeverAllowed) {
       "execve", "execveat", "open", "openat", "openat2", "ptrace", "process_vm_readv",
       "process_vm_writev", "unshare", "setns", "mount", "chroot", "setuid", "bpf",
       "io_uring_setup", "keyctl", "memfd_create", "bind", "listen", "personality",
-      "seccomp", "socketpair", "init_module", "userfaultfd", "perf_event_open"};
+      "seccomp", "init_module", "userfaultfd", "perf_event_open"};
   for (const SyscallPolicy* p : {&ChildPolicy(), &ParentPolicy()}) {
     for (const SyscallGroup* g : AllGroups(*p))
       for (const SyscallRule& r : g->rules)
@@ -171,6 +173,28 @@ TEST(Tables, NeverAllowed) {
     for (const ErrnoProbe* e : AllProbes(*p))
       EXPECT_EQ(never.count(e->syscall), 0u) << p->name << " probe " << e->syscall;
   }
+}
+
+// A child may never make a socketpair (a private channel it could pass
+// descriptors on); the parent makes exactly one kind: the SOCK_SEQPACKET
+// hand-off channel of a waiting child (proxy/handoff.h).
+TEST(Tables, SocketpairOnlyForTheHandoffChannel) {
+  for (const SyscallGroup* g : AllGroups(ChildPolicy()))
+    for (const SyscallRule& r : g->rules)
+      EXPECT_STRNE(r.syscall, "socketpair") << "child/" << g->name;
+  int rules = 0;
+  for (const SyscallGroup& g : ParentPolicy().groups) {
+    for (const SyscallRule& r : g.rules) {
+      if (std::string(r.syscall) != "socketpair") continue;
+      ++rules;
+      ASSERT_EQ(r.args.size(), 3u);
+      for (const ArgCond& c : r.args) EXPECT_EQ(c.op, ArgCond::kEq);
+      EXPECT_EQ(r.args[0].value, static_cast<uint64_t>(AF_UNIX));
+      EXPECT_EQ(r.args[1].value, static_cast<uint64_t>(SOCK_SEQPACKET | SOCK_CLOEXEC));
+      EXPECT_EQ(r.args[2].value, 0u);
+    }
+  }
+  EXPECT_EQ(rules, 1);
 }
 
 }  // namespace

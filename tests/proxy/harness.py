@@ -577,6 +577,22 @@ class Sallyport:
     return self.wait_event("connection", 1, timeout, **fields)[0]
 
   def children(self):
+    """pids of sallyport's children that serve a connection: those holding
+    a TCP socket (the client's). Waiting children (pre-forked, --prefork)
+    hold only Unix sockets and pipes and are not counted; all_children()
+    lists every child."""
+    tcp = _tcp_socket_inodes()
+    out = []
+    for pid in self.all_children():
+      try:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+      except OSError:
+        continue  # it has just exited
+      if any(l.startswith("socket:[") and l[8:-1] in tcp for l in links):
+        out.append(pid)
+    return out
+
+  def all_children(self):
     """pids of processes whose parent is sallyport."""
     out = []
     for d in os.listdir("/proc"):
@@ -613,6 +629,21 @@ class Sallyport:
     self._reader.join(timeout=5)
     if not self.proc.stderr.closed:
       self.proc.stderr.close()
+
+
+def _tcp_socket_inodes():
+  """Inodes of every TCP socket in this network namespace (an accepted
+  connection belongs to its listener's namespace, not sallyport's own)."""
+  inodes = set()
+  for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+      with open(path) as f:
+        next(f)
+        for line in f:
+          inodes.add(line.split()[9])
+    except OSError:
+      pass
+  return inodes
 
 
 # --- clients --------------------------------------------------------------------

@@ -49,6 +49,7 @@
 
 #include "gtest/gtest.h"
 #include "policy/syscalls.h"
+#include "proxy/handoff.h"
 #include "sandbox/seccomp.h"
 
 namespace sallyport::sandbox {
@@ -291,6 +292,10 @@ const Op kParentForbidden[] = {
     {"int80_getpid", [] { return Int80Getpid(); }},
     {"chroot", [] { return syscall(SYS_chroot, "/"); }},
     {"setuid", [] { return syscall(SYS_setuid, g_uid); }},
+    // Only the SOCK_SEQPACKET hand-off channel (proxy/handoff.h).
+    {"socketpair_stream", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv); }},
+    {"socketpair_seqpacket_no_cloexec", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET, 0, sv); }},
+    {"socketpair_dgram", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv); }},
 };
 
 class ParentForbidden : public ::testing::TestWithParam<Op> {};
@@ -701,6 +706,43 @@ TEST(ParentFilter, ForksLocksReapsKillsAndAccepts) {
   close(client);
   close(listener);
   close(devnull);
+}
+
+// The pre-forked child path (proxy/handoff.h) under the real filters: the
+// parent makes the SOCK_SEQPACKET channel, forks, the child locks itself
+// with the child filter and waits; the parent passes it a connection with
+// SCM_RIGHTS; the child receives it, closes the channel and uses it.
+TEST(ParentFilter, HandsAConnectionToAWaitingChild) {
+  int conn[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, conn), 0);
+  int status = RunChild({&ParentFilter()}, [&] {
+    int channel[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) return 1;
+    pid_t c = fork();
+    if (c < 0) return 2;
+    if (c == 0) {
+      close(channel[0]);
+      if (ChildFilter().Install() != 0) _exit(30);
+      proxy::ConnectionHeader h;
+      int fd = proxy::ReceiveConnection(channel[1], &h);
+      close(channel[1]);
+      if (fd < 0 || h.endpoints.src_port != 4242) _exit(31);
+      _exit(write(fd, "ok", 2) == 2 ? 0 : 32);
+    }
+    close(channel[1]);
+    proxy::ConnectionHeader h;
+    h.endpoints.src_port = 4242;
+    if (proxy::SendConnection(channel[0], conn[0], h) != 0) return 3;
+    close(channel[0]);
+    int st = 0;
+    if (waitpid(c, &st, 0) != c) return 4;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+  char buf[2];
+  EXPECT_EQ(read(conn[1], buf, 2), 2);
+  close(conn[0]);
+  close(conn[1]);
 }
 
 // --- errno probes --------------------------------------------------------------
