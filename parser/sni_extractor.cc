@@ -66,6 +66,14 @@ absl::StatusOr<std::optional<std::string>> ExtractServerName(
                                            : "more than one server_name entry");
       }
       host = std::string(client_hello_body.substr(at + 5, name_len));
+    } else if (type == 16) {
+      // ALPN: list_len(2) { name_len(1) name }+ with every name_len >= 1.
+      if (len < 2 || u16(at) + 2 != len) return Bad("ALPN list length mismatch");
+      if (len == 2) return Bad("ALPN list empty");
+      for (size_t name = at + 2; name < at + len; name += 1 + p[name]) {
+        if (p[name] == 0) return Bad("empty ALPN protocol name");
+        if (1 + size_t{p[name]} > at + len - name) return Bad("ALPN name past the list");
+      }
     }
     at += len;
   }

@@ -18,6 +18,9 @@
 //   every extension: type(2) extension_data<0..2^16-1>; no type twice.
 //   server_name data: ServerNameList<1..2^16-1> filling the data, holding
 //   exactly one ServerName: name_type 0 (host_name), HostName<1..2^16-1>.
+//   ALPN (type 16) data: ProtocolNameList<2..2^16-1> filling the data, of
+//   ProtocolName<1..2^8-1> (RFC 7301 §3.1): checked so that this reading
+//   and the proxy's refuse the same framings.
 // Output: the raw host_name bytes (not canonicalised), std::nullopt when
 // there is no server_name extension, or InvalidArgument naming the first
 // rule broken.

@@ -15,6 +15,8 @@ namespace {
 constexpr uint8_t kContentTypeHandshake = 22;
 constexpr uint8_t kHandshakeTypeClientHello = 1;
 constexpr uint16_t kExtensionServerName = 0;
+constexpr uint16_t kExtensionAlpn = 16;
+constexpr uint8_t kSslV2ClientHello = 1;  // SSLv2 MSG-CLIENT-HELLO
 constexpr uint8_t kNameTypeHostName = 0;
 
 // A bounded reader over bytes, after BoringSSL's CBS: every read is one
@@ -125,6 +127,53 @@ bool ParseServerName(absl::string_view data, absl::string_view* name,
   return true;
 }
 
+// Parses an application_layer_protocol_negotiation extension's data (RFC
+// 7301 §3.1): ProtocolNameList<2..2^16-1> exactly filling the data, every
+// ProtocolName<1..2^8-1>. So an empty list, an empty name and a length that
+// overruns are all refused.
+bool ParseAlpn(absl::string_view data, Refusal* refusal) {
+  ByteReader ext(data);
+  ByteReader list(absl::string_view{});
+  if (!ext.ReadPrefixed(2, &list) || !ext.empty()) {
+    *refusal = Malformed("ALPN protocol list length does not match the extension");
+    return false;
+  }
+  if (list.empty()) {
+    *refusal = Malformed("empty ALPN protocol list");
+    return false;
+  }
+  while (!list.empty()) {
+    ByteReader name(absl::string_view{});
+    if (!list.ReadPrefixed(1, &name)) {
+      *refusal = Malformed("ALPN protocol name overruns the list");
+      return false;
+    }
+    if (name.empty()) {
+      *refusal = Malformed("empty ALPN protocol name");
+      return false;
+    }
+  }
+  return true;
+}
+
+// What the first bytes of a stream whose first byte has the high bit set
+// say: an SSLv2-compatible CLIENT-HELLO (RFC 5246 App. E.2: 2-byte length
+// with the high bit, msg_type 1, version {0,2} or {3,x}) or some other
+// record type (128..255, which RFC 8446 §5 answers with unexpected_message).
+// Decides on the first byte that differs, so it waits for no more bytes than
+// it needs.
+enum class HighBitStart { kNeedMore, kSslV2Hello, kOtherType };
+HighBitStart ClassifyHighBitStart(absl::string_view b) {
+  if (b.size() < 3) return HighBitStart::kNeedMore;
+  if (static_cast<uint8_t>(b[2]) != kSslV2ClientHello) return HighBitStart::kOtherType;
+  if (b.size() < 4) return HighBitStart::kNeedMore;
+  const uint8_t major = static_cast<uint8_t>(b[3]);
+  if (major != 0 && major != 3) return HighBitStart::kOtherType;
+  if (b.size() < 5) return HighBitStart::kNeedMore;
+  if (major == 0 && b[4] != 2) return HighBitStart::kOtherType;
+  return HighBitStart::kSslV2Hello;
+}
+
 // The strict walk of a ClientHello body (RFC 8446 §4.1.2, RFC 5246
 // §7.4.1.2): checks the framing of every field and finds server_name.
 bool WalkClientHello(absl::string_view body,
@@ -198,6 +247,8 @@ bool WalkClientHello(absl::string_view body,
       absl::string_view host;
       if (!ParseServerName(data.rest(), &host, refusal)) return false;
       *name = host;
+    } else if (type == kExtensionAlpn) {
+      if (!ParseAlpn(data.rest(), refusal)) return false;
     }
   }
   std::sort(types.begin(), types.end());
@@ -253,10 +304,17 @@ Progress ClientHelloReader::Parse() {
       uint16_t length;
       if (!header.ReadU8(&type)) return Progress::kNeedMore;
       if (!seen_record_ && (type & 0x80) != 0) {
-        return refuse(TlsAlert::kProtocolVersion,
-                      absl::StrCat("SSLv2-compatible ClientHello (first byte 0x",
-                                   absl::Hex(type, absl::kZeroPad2),
-                                   ") is not supported"));
+        switch (ClassifyHighBitStart(absl::string_view(buffer_).substr(pos_))) {
+          case HighBitStart::kNeedMore:
+            return Progress::kNeedMore;
+          case HighBitStart::kSslV2Hello:
+            return refuse(TlsAlert::kProtocolVersion,
+                          absl::StrCat("SSLv2-compatible ClientHello (first byte 0x",
+                                       absl::Hex(type, absl::kZeroPad2),
+                                       ") is not supported"));
+          case HighBitStart::kOtherType:
+            break;  // refused below as a content type that is not handshake
+        }
       }
       if (type != kContentTypeHandshake) {
         return refuse(

@@ -20,7 +20,7 @@
 //   }
 //
 // What is accepted (the contract, RFC 8446 §5.1, §4.1.2, §4.2; RFC 5246;
-// RFC 6066 §3):
+// RFC 6066 §3; RFC 7301 §3.1):
 //   - a stream of TLS records, every one of content type handshake (22),
 //     record version major 3 (any minor), payload 1..2^14 bytes;
 //   - carrying exactly one handshake message, a ClientHello (type 1) whose
@@ -36,7 +36,10 @@
 //     (0), 1..65535 bytes, and nothing else (RFC 6066: one name per type;
 //     like OpenSSL, other name types are refused since they cannot be
 //     parsed); the name passes parser::CanonicalHostname (which removes a
-//     single trailing dot, the same rule as for HTTP Host).
+//     single trailing dot, the same rule as for HTTP Host);
+//   - application_layer_protocol_negotiation, if present, holds a list of
+//     one or more protocol names, each 1..255 bytes, exactly filling the
+//     extension (RFC 7301 §3.1).
 // Bytes after the end of the ClientHello in the same Feed() call (a CCS,
 // early data) are kept in bytes() but not looked at.
 //
@@ -44,9 +47,12 @@
 //
 //   condition                                          alert
 //   -------------------------------------------------  ---------------------
-//   first byte has the high bit set (SSLv2-compatible  protocol_version (70)
-//     ClientHello, RFC 5246 App. E.2; not supported)
+//   an SSLv2-compatible CLIENT-HELLO (RFC 5246 App.    protocol_version (70)
+//     E.2; not supported): first byte has the high
+//     bit, third byte 1 (msg_type), version {0,2} or
+//     {3,x}; decided on the first byte that differs
 //   first record's content type is not handshake       unexpected_message(10)
+//     (any other type, 128..255 included: RFC 8446 §5)
 //   a later record (between fragments of the hello)    unexpected_message(10)
 //     is not handshake: alert, CCS, application data
 //   record version major is not 3                      protocol_version (70)
@@ -65,6 +71,9 @@
 //   server_name malformed: empty extension, list       decode_error (50)
 //     length wrong, no entry or more than one,
 //     name type other than host_name, empty name
+//   ALPN (RFC 7301 §3.1) malformed: list length wrong, decode_error (50)
+//     empty list, empty protocol name, a name that
+//     overruns the list
 //   Botan refuses the body (any exception)             decode_error (50)
 //   Botan and the strict walk disagree on the name     internal_error (80)
 //     (a guard: seen when Botan mis-frames an extension

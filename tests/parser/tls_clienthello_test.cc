@@ -117,6 +117,18 @@ TEST(ClientHelloReader, NoServerNameIsDoneWithoutName) {
   EXPECT_TRUE(o.error.ok());
 }
 
+TEST(ClientHelloReader, AlpnListsOfOneToManyNamesOfAnyLengthAreAccepted) {
+  for (const std::vector<std::string>& list :
+       {std::vector<std::string>{"h2"}, {"acme-tls/1"}, {"h2", "http/1.1"},
+        {"x"}, {std::string(255, 'p')}, {std::string(255, 'p'), "h2", "x"}}) {
+    std::string body = ClientHelloBuilder().Tls13().ServerName("a.test").Alpn(list).Body();
+    ExpectName(RunWhole(Stream(body)), "a.test");
+    auto e = ExtractServerName(body);
+    ASSERT_TRUE(e.ok()) << e.status();
+    EXPECT_EQ(**e, "a.test");
+  }
+}
+
 TEST(ClientHelloReader, NoExtensionsBlockIsDoneWithoutName) {
   Outcome o = RunWhole(Stream(ClientHelloBuilder().NoExtensionsBlock().Body()));
   EXPECT_EQ(o.progress, Progress::kDone) << o.error;
@@ -180,12 +192,37 @@ TEST(ClientHelloReader, AnyRecordMinorVersionIsAccepted) {
 
 // --- Record layer errors ------------------------------------------------------
 
-TEST(RecordLayer, SslV2HelloIsRefusedAfterOneByte) {
-  // An SSLv2-compatible CLIENT-HELLO: 2-byte length with the high bit set.
-  ExpectError(RunWhole("\x80"), TlsAlert::kProtocolVersion, "SSLv2");
-  ExpectError(RunWhole(std::string("\x80\x2e\x01\x03\x01\x00\x15", 7)),
-              TlsAlert::kProtocolVersion, "SSLv2");
-  ExpectError(RunWhole("\xff"), TlsAlert::kProtocolVersion, "SSLv2");
+TEST(RecordLayer, SslV2HelloIsRefusedWithProtocolVersion) {
+  // An SSLv2-compatible CLIENT-HELLO: 2-byte length with the high bit set,
+  // msg_type 1, version 3.x (as TLS clients sent it) or 0.2 (SSLv2 itself).
+  for (const std::string& s : {std::string("\x80\x2e\x01\x03\x01\x00\x15", 7),
+                               std::string("\xff\xff\x01\x03\x03", 5),
+                               std::string("\x80\x2e\x01\x00\x02\x00\x15", 7)}) {
+    ExpectError(RunWhole(s), TlsAlert::kProtocolVersion, "SSLv2");
+    ExpectError(RunBytewise(s), TlsAlert::kProtocolVersion, "SSLv2");
+  }
+  // Deciding needs the bytes up to the version, and no more.
+  EXPECT_EQ(RunWhole("\x80").progress, Progress::kNeedMore);
+  EXPECT_EQ(RunWhole(std::string("\x80\x2e\x01\x03", 4)).progress, Progress::kNeedMore);
+  EXPECT_EQ(RunWhole(std::string("\x80\x2e\x01\x00", 4)).progress, Progress::kNeedMore);
+}
+
+// RFC 8446 §5: a record of an unknown content type gets unexpected_message,
+// the high-bit types 128..255 too, unless the bytes are an SSLv2 hello.
+TEST(RecordLayer, UnknownHighBitContentTypeIsUnexpectedMessage) {
+  for (int type : {128, 200, 255}) {
+    const char t = static_cast<char>(type);
+    for (const std::string& s :
+         {std::string{t, 3, 3, 0, 5, 1, 0, 0, 1, 0},  // a TLS 1.2-style header
+          std::string{t, 3, 1, 0, 5, 1, 0, 0, 1, 0},  // 3.1: byte 2 is 1, byte 3 0, byte 4 5
+          std::string{t, 3, 1, 1, 0, 1, 0, 0, 1, 0},  // byte 3 neither 0 nor 3
+          std::string{t, 3, 0}}) {                    // byte 2 is not msg_type 1
+      ExpectError(RunWhole(s), TlsAlert::kUnexpectedMessage,
+                  "first record has content type " + std::to_string(type));
+      ExpectError(RunBytewise(s), TlsAlert::kUnexpectedMessage,
+                  "first record has content type " + std::to_string(type));
+    }
+  }
 }
 
 TEST(RecordLayer, FirstRecordMustBeHandshake) {
@@ -400,6 +437,35 @@ std::vector<BodyCase> MalformedCases() {
   v.push_back({"dup_unknown", B().ServerName("a.test").Extension(0x1234, "x")
                                   .Extension(0x1234, "y").Body(),
                TlsAlert::kIllegalParameter, "type 4660 appears twice"});
+  v.push_back({"alpn_empty_list", B().Tls13().ServerName("a.test").Alpn({}).Body(), kDecode,
+               "empty ALPN protocol list"});
+  v.push_back({"alpn_empty_extension", B().Tls13().ServerName("a.test").Extension(16, "").Body(),
+               kDecode, "ALPN protocol list length does not match"});
+  v.push_back({"alpn_one_byte", B().ServerName("a.test").Extension(16, std::string(1, '\0'))
+                                    .Body(),
+               kDecode, "ALPN protocol list length does not match"});
+  v.push_back({"alpn_empty_name", B().Tls13().ServerName("a.test").Alpn({""}).Body(), kDecode,
+               "empty ALPN protocol name"});
+  v.push_back({"alpn_empty_name_after_h2", B().Tls13().ServerName("a.test").Alpn({"h2", ""})
+                                               .Body(),
+               kDecode, "empty ALPN protocol name"});
+  v.push_back({"alpn_list_len_plus1", B().ServerName("a.test")
+                                          .Extension(16, std::string("\x00\x04\x02h2", 5))
+                                          .Body(),
+               kDecode, "ALPN protocol list length does not match"});
+  v.push_back({"alpn_list_len_minus1", B().ServerName("a.test")
+                                           .Extension(16, std::string("\x00\x02\x02h2", 5))
+                                           .Body(),
+               kDecode, "ALPN protocol list length does not match"});
+  v.push_back({"alpn_name_overruns", B().ServerName("a.test")
+                                         .Extension(16, std::string("\x00\x03\x03h2", 5))
+                                         .Body(),
+               kDecode, "ALPN protocol name overruns the list"});
+  v.push_back({"alpn_second_name_overruns",
+               B().ServerName("a.test")
+                   .Extension(16, std::string("\x00\x05\x02h2\x08h", 7))
+                   .Body(),
+               kDecode, "ALPN protocol name overruns the list"});
   v.push_back({"dup_alpn", B().Tls13().Alpn({"h2"}).ServerName("a.test").Alpn({"h2"}).Body(),
                TlsAlert::kIllegalParameter, "appears twice"});
   {

@@ -227,6 +227,14 @@ class ReplayTest(h.ServerTestCase):
         "not clienthello": (hello[:5] + b"\x02" + hello[6:], 10),
         # two bytes after the extensions block: decode_error
         "bad body": (trailing_bytes(hello, b"\x00\x00"), 50),
+        # an unknown content type, high bit set: unexpected_message (RFC 8446 §5)
+        "type 255": (b"\xff\x03\x03\x00\x05hello", 10),
+        # an SSLv2-compatible CLIENT-HELLO: protocol_version
+        "sslv2 hello": (b"\x80\x2e\x01\x03\x01\x00\x15\x00\x00\x00\x10" + b"\x00" * 37, 70),
+        # ALPN with an empty protocol list (RFC 7301 §3.1): decode_error
+        "empty alpn list": (h.client_hello(A, extensions=b"\x00\x10\x00\x02\x00\x00"), 50),
+        # ALPN with a zero-length protocol name: decode_error
+        "empty alpn name": (h.client_hello(A, extensions=b"\x00\x10\x00\x04\x00\x02\x00\x00"), 50),
     }
     for what, (data, alert) in cases.items():
       with self.subTest(case=what):
