@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const sallyport::policy::SyscallPolicy* policies[] = {
-      &sallyport::policy::ChildPolicy(), &sallyport::policy::ParentPolicy()};
+      &sallyport::policy::ChildPolicy(), &sallyport::policy::ZygotePolicy(),
+      &sallyport::policy::ParentPolicy()};
   for (const auto* p : policies) {
     auto f = sallyport::sandbox::CompileFilter(*p);
     if (!f.ok()) {

@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <asm/prctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -30,6 +31,10 @@ constexpr uint64_t kAnon = MAP_PRIVATE | MAP_ANONYMOUS;
 constexpr uint64_t kSockFlags = SOCK_CLOEXEC | SOCK_NONBLOCK;
 // What glibc 2.36 fork() passes to clone (checked with strace).
 constexpr uint64_t kForkFlags = CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD;
+// What the zygote passes (proxy/zygote.cc): a fork whose child is the
+// parent's child, not the zygote's (the exit signal is then the zygote's
+// own, SIGCHLD; the low byte is named anyway).
+constexpr uint64_t kSpawnFlags = CLONE_PARENT | SIGCHLD;
 
 // kill(pid, sig) of one process (PidOfOneProcess) with exactly `sig`: one
 // rule per alternative of the pid condition.
@@ -99,30 +104,56 @@ const SyscallPolicy& ChildPolicy() {
   return *p;
 }
 
+const SyscallPolicy& ZygotePolicy() {
+  static const SyscallPolicy* const p = new SyscallPolicy{
+      "zygote",
+      "fork server: forks waiting children (as the parent's children) from a small exec'd image",
+      /*includes=*/{&ChildPolicy()},  // a waiting child runs under both, then the child filter too
+      {
+          {"spawn", "fork a child that the parent reaps (CLONE_PARENT); one SOCK_SEQPACKET channel "
+                    "per waiting child for its connection; pipes for its reports (child: pipe2)",
+           {{"clone", {Eq(0, kSpawnFlags), Eq(1, 0)}},
+            {"socketpair", {Eq(0, AF_UNIX), Eq(1, SOCK_SEQPACKET | SOCK_CLOEXEC), Eq(2, 0)}}}},
+          {"child-setup", "what a fresh waiting child does before the child filter: close the "
+                          "zygote's fds, limits, then lock",
+           {{"close_range"},
+            {"prlimit64", {Eq(0, 0)}},
+            {"prctl", {Eq(0, PR_SET_NO_NEW_PRIVS), Eq(1, 1)}},
+            {"prctl", {Eq(0, PR_SET_SECCOMP), Eq(1, SECCOMP_MODE_FILTER)}}}},
+      },
+      {}};
+  return *p;
+}
+
 const SyscallPolicy& ParentPolicy() {
   static const SyscallPolicy* const p = new SyscallPolicy{
       "parent",
-      "acceptor: accept, fork a child per connection, reap, log",
-      /*includes=*/{&ChildPolicy()},  // filters stack: a child runs under both
+      "acceptor: accept, start the zygote, hand connections to waiting children, reap, log",
+      // Filters stack: the zygote runs under the parent's filter and its
+      // own, a waiting child under those and the child filter.
+      /*includes=*/{&ZygotePolicy()},
       {
           {"accept", "take connections; learn the local address for PROXY headers",
            {{"accept4", {BitsWithin(3, kSockFlags)}}, {"getsockname"}}},
-          {"fork", "fork() exactly as glibc does it (no threads, no namespaces), reap; "
-                   "one SOCK_SEQPACKET channel per waiting child for its connection",
-           {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"},
-            {"socketpair", {Eq(0, AF_UNIX), Eq(1, SOCK_SEQPACKET | SOCK_CLOEXEC), Eq(2, 0)}}}},
+          {"fork", "fork() exactly as glibc does it (no threads, no namespaces) to start the "
+                   "zygote; reap it and every child",
+           {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
+          {"zygote-exec", "exec the zygote from the binary opened before chroot (an fd, "
+                          "AT_EMPTY_PATH: no path is looked up), and the static binary's start-up",
+           {{"execveat", {Eq(2 + 2, AT_EMPTY_PATH)}},
+            {"arch_prctl", {Eq(0, ARCH_SET_FS)}},
+            {"set_tid_address"}}},
           {"signals", "handlers and masks; SIGKILL to one child by pid (the only signal proxy/ sends; "
                       "never 0, -1 or -pgid: a group or everyone)",
            Join({{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"}},
                 KillOneProcess(SIGKILL))},
           {"identity", "own pid for log lines", {{"getpid"}}},
-          {"child-setup", "what a fresh child does before its own filter: fds, limits, then lock",
-           {{"close_range"}, {"dup2"}, {"dup3"},
-            {"prlimit64", {Eq(0, 0)}},
-            {"prctl", {Eq(0, PR_SET_NO_NEW_PRIVS), Eq(1, 1)}},
+          {"zygote-setup", "what the forked zygote does before exec: stdio and its channel onto "
+                           "fixed fds (dup3: the binary's fd stays close-on-exec), close the rest, "
+                           "die with the parent, not dumpable (also after exec)",
+           {{"dup2"}, {"dup3"},
             {"prctl", {Eq(0, PR_SET_DUMPABLE), Eq(1, 0)}},
-            {"prctl", {Eq(0, PR_SET_PDEATHSIG), Eq(1, SIGKILL)}},
-            {"prctl", {Eq(0, PR_SET_SECCOMP), Eq(1, SECCOMP_MODE_FILTER)}}}},
+            {"prctl", {Eq(0, PR_SET_PDEATHSIG), Eq(1, SIGKILL)}}}},
       },
       {
           {"set_robust_list", ENOSYS,
@@ -130,6 +161,9 @@ const SyscallPolicy& ParentPolicy() {
           {"clone3", ENOSYS,
            "glibc tries clone3 first (pthread_create, posix_spawn) and falls back to clone on ENOSYS; "
            "clone3's flags live in memory a filter cannot read, so it must never succeed"},
+          {"rseq", ENOSYS,
+           "glibc registers restartable sequences at start-up (the exec'd zygote) and runs without "
+           "them when the kernel says ENOSYS"},
       }};
   return *p;
 }

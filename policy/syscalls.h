@@ -112,8 +112,15 @@ struct SyscallPolicy {
 // relays. Loaded before the first byte is read.
 const SyscallPolicy& ChildPolicy();
 
-// The acceptor: accepts, forks, reaps. Includes ChildPolicy() (stacking) and
-// the "child-setup" group (what a fresh child does before its own filter).
+// The fork server (proxy/zygote.h): exec'd once by the parent, forks the
+// waiting children. Includes ChildPolicy() (stacking) and what a fresh
+// waiting child does before the child filter ("child-setup").
+const SyscallPolicy& ZygotePolicy();
+
+// The acceptor: accepts, starts (execs) the zygote, reaps. Includes
+// ZygotePolicy() (stacking: the zygote and every child run under the
+// parent's filter too) and the "child-setup" group (what the forked
+// zygote does before exec).
 const SyscallPolicy& ParentPolicy();
 
 // `policy`'s groups followed by those of its includes (depth first, each

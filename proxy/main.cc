@@ -34,6 +34,7 @@
 #include "proxy/listener.h"
 #include "proxy/server.h"
 #include "proxy/warmup.h"
+#include "proxy/zygote.h"
 #include "sandbox/lockdown.h"
 #include "sandbox/seccomp.h"
 
@@ -65,6 +66,10 @@ ABSL_FLAG(int, prefork, -1,
           "children kept forked, locked down and waiting for one connection "
           "each, so no fork is on a connection's path (default: 4 per CPU; "
           "0: fork each child when its connection arrives)");
+ABSL_FLAG(int, zygote_max_children, 10000,
+          "replace the zygote (the fork server: a fresh exec, so a fresh address "
+          "layout for the children after it) after it has forked this many "
+          "children; 0: only after a child crash, as always");
 ABSL_FLAG(std::string, assume, "auto",
           "sallyport check only: whose view of owners to check with: auto (root "
           "mode when run as root, else the caller's unprivileged mode) or root "
@@ -120,6 +125,11 @@ void EnsureStdio() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The fork server is this binary exec'd by the parent under another
+  // argv[0] (proxy/zygote.h); it parses no flags and touches little memory.
+  if (argc >= 1 && strcmp(argv[0], sallyport::proxy::kZygoteArgv0) == 0) {
+    return sallyport::proxy::ZygoteMain(argv[0]);
+  }
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
     return std::string("sallyport " SALLYPORT_VERSION "\n");
@@ -257,11 +267,27 @@ int main(int argc, char** argv) {
   if (!listener.ok()) return Fail(std::string(listener.status().message()));
   config.listen_fd = listener->fd;
 
+  {
+    int max_children = absl::GetFlag(FLAGS_zygote_max_children);
+    if (max_children < 0) return Fail("--zygote-max-children must be 0 or positive");
+    config.zygote_max_children = static_cast<uint64_t>(max_children);
+  }
+  // The zygote is exec'd from this very binary after chroot, where no path
+  // leads to it: keep it open (close-on-exec; exec'd through the fd).
+  config.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (config.exe_fd < 0) {
+    return Fail(absl::StrCat("open /proc/self/exe (the zygote is exec'd from it): ",
+                             strerror(errno)));
+  }
+
   auto child_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ChildPolicy());
   if (!child_filter.ok()) return Fail(absl::StrCat("child filter: ", child_filter.status().ToString()));
   auto parent_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ParentPolicy());
   if (!parent_filter.ok()) return Fail(absl::StrCat("parent filter: ", parent_filter.status().ToString()));
   config.child_filter = &*child_filter;
+  auto zygote_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ZygotePolicy());
+  if (!zygote_filter.ok()) return Fail(absl::StrCat("zygote filter: ", zygote_filter.status().ToString()));
+  config.zygote_filter = &*zygote_filter;
 
   if (absl::Status s = sallyport::proxy::PrepareSignals(); !s.ok()) {
     return Fail(std::string(s.message()));

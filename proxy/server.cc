@@ -24,6 +24,7 @@
 #include "parser/tls_clienthello.h"
 #include "proxy/handoff.h"
 #include "proxy/relay.h"
+#include "proxy/zygote.h"
 #include "sandbox/lockdown.h"
 
 namespace sallyport::proxy {
@@ -169,19 +170,32 @@ class Server {
   // --accept-proxy, else the client table.
   Limits& Front() { return ProxyMode() ? balancer_limits_ : limits_; }
   void AcceptSome();
-  // Forks one waiting child into the pool. On failure returns false with
-  // prefork_error_ set ("fork: ...") and, if `pause`, pauses accepting (a
-  // connection needed it).
-  bool Prefork(bool pause);
-  [[noreturn]] void RunWaitingChild(int handoff, int report, int verdict);
-  // Gives the accepted `fd` to a waiting child (forking one if none waits).
+  // The zygote (proxy/zygote.h) forks every child. Starts it when it is
+  // not running (at most once per kBackoffMs after a failure); false with
+  // prefork_error_ set.
+  bool EnsureZygote();
+  // Asks the zygote for one more waiting child (its reply arrives on the
+  // channel: ReadSpawnReplies). False with prefork_error_ set.
+  bool RequestSpawn();
+  // Takes every reply that has arrived: waiting children into the pool.
+  void ReadSpawnReplies();
+  // A connection is waiting and no child is: ask (if nothing is asked yet)
+  // and wait up to kSpawnWaitMs for one. False with prefork_error_ set.
+  bool WaitForWaitingChild();
+  // After a child died of a fault: a new zygote (a fresh exec, so a fresh
+  // address layout) and the waiting children of the old one sent away.
+  void ReplaceZygote(const std::string& why);
+  void ZygoteEnded(const std::string& why);
+  // Gives the accepted `fd` to a waiting child (asking for one if none waits).
   void HandOff(int fd, const Peer& peer);
   void TopUpPool();
   void CloseIdle();  // drain: waiting children see EOF and exit
+  void RetireOneIdle();  // the newest waiting child, and its fds, now
   size_t Working() const { return children_.size() - idle_.size() - gone_; }
   bool PoolWanted() const {
-    return !draining_ && idle_.size() < config_.prefork &&
-           Working() + idle_.size() < static_cast<size_t>(config_.limits.max_connections);
+    return !draining_ && idle_.size() + spawn_pending_ < config_.prefork &&
+           Working() + idle_.size() + spawn_pending_ <
+               static_cast<size_t>(config_.limits.max_connections);
   }
   void Refuse(int fd, const Peer& peer, const std::string& why);
   void RefuseUntrusted(int fd, const Peer& peer);
@@ -205,7 +219,13 @@ class Server {
   std::deque<pid_t> idle_;                      // kWaiting, oldest first
   size_t gone_ = 0;                             // kGone, not yet reaped
   int64_t pool_retry_at_ms_ = 0;                // after a failed top-up
-  std::string prefork_error_;                   // why the last Prefork failed
+  std::string prefork_error_;                   // why the last spawn failed
+  Zygote zygote_;
+  size_t spawn_pending_ = 0;                    // requests not yet answered
+  int64_t zygote_retry_at_ms_ = 0;              // after a failed start
+  int64_t last_zygote_error_ms_ = -1000000;
+  uint64_t zygote_generation_ = 0;              // zygotes started so far
+  uint64_t zygote_spawned_ = 0;                 // children from this zygote
   bool draining_ = false;
   int64_t resume_at_ms_ = 0;
   bool crash_paused_ = false;  // the pause is the crash budget's
@@ -253,6 +273,15 @@ void Server::AcceptSome() {
     if (fd < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return;
       if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+      if ((errno == EMFILE || errno == ENFILE) && !idle_.empty()) {
+        // Out of descriptors while waiting children hold some (two each):
+        // send one away and take the connection, so that the connections
+        // that cannot be served are answered (503 / alert), not left in
+        // the backlog. No refill until the backoff is over.
+        RetireOneIdle();
+        pool_retry_at_ms_ = MonotonicMillis() + kBackoffMs;
+        continue;
+      }
       // EMFILE, ENFILE, ENOBUFS, ENOMEM or anything unexpected: back off
       // rather than spin; the pending connection waits in the backlog.
       PauseAccepting(absl::StrCat("accept: ", strerror(errno)));
@@ -280,83 +309,109 @@ void Server::AcceptSome() {
   }
 }
 
-bool Server::Prefork(bool pause) {
-  // handoff: the connection, parent -> this child only (SOCK_SEQPACKET,
-  // one SCM_RIGHTS message); report: child -> parent (SourceReport with
-  // --accept-proxy, then the ChildReport); verdict: parent -> child,
-  // --accept-proxy only.
-  int handoff[2] = {-1, -1};
-  int report[2] = {-1, -1};
-  int verdict[2] = {-1, -1};
-  const char* step = "socketpair";
-  bool ok = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) == 0;
-  if (ok) {
-    step = "pipe2";
-    ok = pipe2(report, O_CLOEXEC | O_NONBLOCK) == 0 &&
-         (!ProxyMode() || pipe2(verdict, O_CLOEXEC | O_NONBLOCK) == 0);
-  }
-  if (!ok) {
-    int e = errno;
-    for (int fd : {handoff[0], handoff[1], report[0], report[1]}) {
-      if (fd >= 0) close(fd);
-    }
-    prefork_error_ = absl::StrCat(step, ": ", strerror(e));
-    if (pause) PauseAccepting(prefork_error_);
+bool Server::EnsureZygote() {
+  if (zygote_.running()) return true;
+  int64_t now = MonotonicMillis();
+  if (now < zygote_retry_at_ms_) {
+    if (prefork_error_.empty()) prefork_error_ = "zygote: restarting";
     return false;
   }
-  // Signals stay blocked from fork until the child has reset every handler
-  // (LockdownChild step 1 unblocks them): a SIGTERM sent to a brand-new
-  // child would otherwise run the parent's handler in it and be lost.
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) RunWaitingChild(handoff[1], report[1], verdict[0]);
-  int e = errno;
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  close(handoff[1]);
-  close(report[1]);
-  if (verdict[0] >= 0) close(verdict[0]);
-  if (pid < 0) {
-    for (int fd : {handoff[0], report[0], verdict[1]}) {
-      if (fd >= 0) close(fd);
+  ZygoteSetup setup;
+  setup.child = config_.child;
+  setup.limits = config_.child_limits;
+  absl::Status st = zygote_.Start(config_.exe_fd, config_.devnull_fd, setup,
+                                  *config_.zygote_filter, *config_.child_filter,
+                                  kZygoteStartTimeoutMs);
+  if (!st.ok()) {
+    zygote_retry_at_ms_ = now + kBackoffMs;
+    prefork_error_ = std::string(st.message());
+    if (now - last_zygote_error_ms_ >= 1000) {  // at most one line a second
+      last_zygote_error_ms_ = now;
+      Emit(LogRecord("error").Str("proto", Proto()).Str("what", prefork_error_));
     }
-    prefork_error_ = absl::StrCat("fork: ", strerror(e));
-    if (pause) PauseAccepting(prefork_error_);
     return false;
   }
-  Child& c = children_[pid];
-  c.handoff_fd = handoff[0];
-  c.report_fd = report[0];
-  c.verdict_fd = verdict[1];
-  idle_.push_back(pid);
+  ++zygote_generation_;
+  zygote_spawned_ = 0;
+  spawn_pending_ = 0;
+  Emit(LogRecord("zygote").Str("proto", Proto()).Int("pid", zygote_.pid())
+           .Int("generation", static_cast<int64_t>(zygote_generation_)));
   return true;
 }
 
-void Server::RunWaitingChild(int handoff, int report, int verdict) {
-  // Lock down before anything else (nothing of a connection is held yet),
-  // then wait for exactly one connection and close the channel it came on:
-  // this process can never be given another.
-  sandbox::ChildLockdown spec;
-  spec.devnull_fd = config_.devnull_fd;
-  spec.keep_fds[spec.keep_count++] = handoff;
-  spec.keep_fds[spec.keep_count++] = report;
-  if (verdict >= 0) spec.keep_fds[spec.keep_count++] = verdict;
-  spec.filter = config_.child_filter;
-  spec.limits = config_.child_limits;
-  if (sandbox::LockdownChild(spec) != 0) _exit(70);
-  ConnectionHeader header;
-  int client = ReceiveConnection(handoff, &header);
-  close(handoff);
-  if (client < 0) _exit(0);  // the parent closed the channel (drain)
-  ChildContext ctx = config_.child;
-  ctx.endpoints = header.endpoints;
-  ctx.report_fd = report;
-  ctx.verdict_fd = verdict;
-  ChildReport r = ServeConnection(client, ctx);
-  ssize_t ignored = write(report, &r, sizeof r);
-  (void)ignored;
-  _exit(0);
+bool Server::RequestSpawn() {
+  if (!EnsureZygote()) return false;
+  if (!zygote_.Request()) {
+    // Full (it is behind by a socket buffer of requests) or gone.
+    prefork_error_ = "zygote: not taking requests";
+    return false;
+  }
+  ++spawn_pending_;
+  return true;
+}
+
+void Server::ReadSpawnReplies() {
+  while (zygote_.running()) {
+    Spawned w;
+    int err = 0;
+    int rc = zygote_.ReadReply(&w, &err);
+    if (rc == 0) return;
+    if (rc < 0) {
+      ZygoteEnded(err == EBADMSG ? "zygote: malformed reply; stopped it"
+                                 : absl::StrCat("zygote: channel ended: ", strerror(err)));
+      return;
+    }
+    if (spawn_pending_ > 0) --spawn_pending_;
+    if (w.pid < 0) {
+      // As fork would: EAGAIN (RLIMIT_NPROC, pids), ENOMEM, EMFILE.
+      prefork_error_ = err == EMFILE ? absl::StrCat("taking a waiting child's descriptors: ",
+                                                     strerror(err))
+                                     : absl::StrCat("fork: ", strerror(err));
+      pool_retry_at_ms_ = MonotonicMillis() + kBackoffMs;
+      continue;
+    }
+    ++zygote_spawned_;
+    Child& c = children_[w.pid];
+    c = Child{};
+    c.handoff_fd = w.handoff_fd;
+    c.report_fd = w.report_fd;
+    c.verdict_fd = w.verdict_fd;
+    idle_.push_back(w.pid);
+  }
+}
+
+bool Server::WaitForWaitingChild() {
+  prefork_error_.clear();
+  if (spawn_pending_ == 0 && !RequestSpawn()) return false;
+  const int64_t deadline = MonotonicMillis() + kSpawnWaitMs;
+  while (idle_.empty()) {
+    int64_t left = deadline - MonotonicMillis();
+    if (left <= 0 || !zygote_.running()) break;
+    pollfd p = {zygote_.fd(), POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
+    ReadSpawnReplies();
+    if (idle_.empty() && spawn_pending_ == 0) break;  // it answered: a failure
+  }
+  if (!idle_.empty()) return true;
+  if (prefork_error_.empty()) prefork_error_ = "zygote: no waiting child in time";
+  return false;
+}
+
+void Server::ZygoteEnded(const std::string& why) {
+  zygote_.Stop();
+  spawn_pending_ = 0;
+  prefork_error_ = why;
+  Emit(LogRecord("error").Str("proto", Proto()).Str("what", why));
+}
+
+void Server::ReplaceZygote(const std::string& why) {
+  if (!zygote_.running()) return;
+  Emit(LogRecord("zygote").Str("proto", Proto()).Str("what", why)
+           .Int("pid", zygote_.pid())
+           .Int("generation", static_cast<int64_t>(zygote_generation_)));
+  zygote_.Stop();
+  spawn_pending_ = 0;
+  CloseIdle();  // they share the old layout: they exit, the pool refills
 }
 
 void Server::HandOff(int fd, const Peer& peer) {
@@ -366,7 +421,8 @@ void Server::HandOff(int fd, const Peer& peer) {
   // refuses, and the next one is tried. At most a few: a fresh child is
   // forked when none waits.
   for (int attempt = 0; attempt < 4; ++attempt) {
-    if (idle_.empty() && !Prefork(/*pause=*/true)) {
+    if (idle_.empty() && !WaitForWaitingChild()) {
+      PauseAccepting(prefork_error_);
       Front().Release(peer.address);
       Refuse(fd, peer, absl::StrCat("no child to serve it: ", prefork_error_));
       return;
@@ -402,12 +458,29 @@ void Server::TopUpPool() {
   // or is refused — it only delays the next top-up by kBackoffMs.
   int64_t now = MonotonicMillis();
   if (now < pool_retry_at_ms_) return;
+  if (zygote_.running() && config_.zygote_max_children > 0 &&
+      zygote_spawned_ >= config_.zygote_max_children) {
+    ReplaceZygote(absl::StrCat("replaced after ", zygote_spawned_,
+                               " children (--zygote-max-children)"));
+  }
   while (PoolWanted()) {
-    if (!Prefork(/*pause=*/false)) {
+    if (!RequestSpawn()) {
       pool_retry_at_ms_ = now + kBackoffMs;
       return;
     }
   }
+}
+
+void Server::RetireOneIdle() {
+  pid_t pid = idle_.back();
+  idle_.pop_back();
+  Child& c = children_[pid];
+  for (int* fd : {&c.handoff_fd, &c.report_fd, &c.verdict_fd}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+  c.state = State::kGone;
+  ++gone_;
 }
 
 void Server::CloseIdle() {
@@ -532,8 +605,14 @@ void Server::ReapChildren() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
+    if (pid == zygote_.pid()) {
+      ZygoteEnded(WIFSIGNALED(status)
+                      ? absl::StrCat("zygote killed by ", SignalName(WTERMSIG(status)))
+                      : absl::StrCat("zygote exited with status ", WEXITSTATUS(status)));
+      continue;
+    }
     auto it = children_.find(pid);
-    if (it == children_.end()) continue;
+    if (it == children_.end()) continue;  // a replaced zygote
     Child& c = it->second;
     if (c.state == State::kWorking) {
       // A connection the verdict refused was logged then ("refused").
@@ -559,7 +638,7 @@ void Server::ReapChildren() {
         close(c.handoff_fd);
       }
     }
-    close(c.report_fd);
+    if (c.report_fd >= 0) close(c.report_fd);
     if (c.verdict_fd >= 0) close(c.verdict_fd);
     children_.erase(it);
   }
@@ -571,6 +650,8 @@ void Server::ReapChildren() {
 // had been parsed), and against the global crash budget.
 void Server::RecordCrash(const Child& c, int sig) {
   ++crashed_;
+  ReplaceZygote(absl::StrCat("replaced: a child was killed by ", SignalName(sig),
+                             " (fresh address layout for the children after it)"));
   double now = MonoSeconds();
   const bool by_client = !c.client_key.empty();
   const std::string& key = by_client ? c.client_key : c.peer.address;
@@ -605,10 +686,18 @@ void Server::RecordCrash(const Child& c, int sig) {
 int Server::Run() {
   int64_t drain_deadline = 0;
   bool killed = false;
+  // The first zygote must start: a failure here is a set-up error (e.g. a
+  // dynamic build, which cannot be exec'd inside the chroot).
+  if (!EnsureZygote()) {
+    fprintf(stderr, "sallyport: %s\n", prefork_error_.c_str());
+    return 2;
+  }
   for (;;) {
     if (g_stop && !draining_) {
       draining_ = true;
       close(config_.listen_fd);  // another instance may take over the socket
+      zygote_.Stop();
+      spawn_pending_ = 0;
       CloseIdle();
       drain_deadline = MonotonicMillis() + config_.drain_timeout_ms;
       Emit(LogRecord("draining").Str("proto", Proto())
@@ -639,7 +728,9 @@ int Server::Run() {
     std::vector<struct pollfd> fds;
     std::vector<pid_t> awaiting;
     fds.push_back({g_signal_pipe[0], POLLIN, 0});
+    const size_t listen_at = fds.size();
     if (can_accept) fds.push_back({config_.listen_fd, POLLIN, 0});
+    if (zygote_.running()) fds.push_back({zygote_.fd(), POLLIN, 0});
     const size_t first_child = fds.size();
     for (const auto& [pid, child] : children_) {
       if (!child.awaiting_source) continue;
@@ -649,8 +740,8 @@ int Server::Run() {
     const int n = static_cast<int>(fds.size());
     int timeout = -1;
     if (!draining_ && !can_accept) timeout = static_cast<int>(resume_at_ms_ - now);
-    if (PoolWanted() && now < pool_retry_at_ms_) {
-      int retry = static_cast<int>(pool_retry_at_ms_ - now);
+    if (PoolWanted() && (now < pool_retry_at_ms_ || now < zygote_retry_at_ms_)) {
+      int retry = static_cast<int>(std::max(pool_retry_at_ms_, zygote_retry_at_ms_) - now);
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));
@@ -667,8 +758,9 @@ int Server::Run() {
     for (size_t i = 0; r > 0 && i < awaiting.size(); ++i) {
       if (fds[first_child + i].revents != 0) ReadSourceReport(awaiting[i]);
     }
+    ReadSpawnReplies();
     ReapChildren();
-    if (can_accept && (fds[1].revents & POLLIN)) AcceptSome();
+    if (can_accept && (fds[listen_at].revents & POLLIN)) AcceptSome();
     TopUpPool();
   }
 }

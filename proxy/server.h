@@ -30,6 +30,9 @@
 namespace sallyport::proxy {
 
 inline constexpr int kBackoffMs = 100;
+// A connection that finds no waiting child waits this long for the zygote.
+inline constexpr int kSpawnWaitMs = 1000;
+inline constexpr int kZygoteStartTimeoutMs = 5000;
 
 struct ServerConfig {
   int listen_fd = -1;
@@ -54,9 +57,16 @@ struct ServerConfig {
   CrashBudgetConfig crash_budget;
   int drain_timeout_ms = 30000;    // SIGTERM: wait this long for children
   // --prefork: children kept forked and locked down, each waiting for one
-  // connection (proxy/handoff.h); 0 forks each child when its connection
-  // is accepted.
+  // connection (proxy/handoff.h); 0 asks the zygote for each child when its
+  // connection is accepted.
   size_t prefork = 8;
+  // The zygote (proxy/zygote.h): this binary, opened before chroot, and the
+  // zygote's own filter. --zygote-max-children: replace it (a fresh exec,
+  // a fresh layout) after this many children; 0 never (it is replaced after
+  // every child crash regardless).
+  int exe_fd = -1;
+  const sandbox::CompiledFilter* zygote_filter = nullptr;
+  uint64_t zygote_max_children = 0;
   LogFormat log_format = LogFormat::kText;
   const sandbox::CompiledFilter* child_filter = nullptr;
   sandbox::ChildLimits child_limits;

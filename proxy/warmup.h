@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
-// proxy/warmup.h — runs every code path a child will use once in the parent,
-// before lockdown, so that no child ever needs a syscall its filter forbids
-// for lazy initialisation (Botan's first parse, abseil's status and string
-// formatting, the HTTP parser, PROXY encoders, log formatting).
+// proxy/warmup.h — runs every code path a child will use once, before the
+// children are forked, so that no child ever needs a syscall its filter
+// forbids for lazy initialisation (Botan's first parse, abseil's status and
+// string formatting, the HTTP parser, PROXY encoders).
 //
-// Side of the trust boundary: parent, before lockdown. Inputs are built-in
-// (a ClientHello synthesised here, a fixed request head); no client byte.
+// Side of the trust boundary: the parent before lockdown, and the zygote
+// (proxy/zygote.h) before its filter, inside the chroot: so it opens no
+// file. Inputs are built-in (a ClientHello synthesised here, a fixed
+// request head); no client byte.
 #ifndef SALLYPORT_PROXY_WARMUP_H_
 #define SALLYPORT_PROXY_WARMUP_H_
 

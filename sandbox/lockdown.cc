@@ -240,7 +240,7 @@ std::string ParentLockdownResult::Describe() const {
                       " chroot=yes no_new_privs=yes seccomp=parent");
 }
 
-absl::Status WarmUpLibc() {
+absl::Status WarmUpMalloc() {
   // malloc: the first call initialises the arena (and calls getrandom); a
   // large block goes through mmap, growing it through mremap.
   void* small = std::malloc(64);
@@ -261,6 +261,11 @@ absl::Status WarmUpLibc() {
   Touch(larger);
   std::free(larger);
   std::free(small);
+  return absl::OkStatus();
+}
+
+absl::Status WarmUpLibc() {
+  if (absl::Status s = WarmUpMalloc(); !s.ok()) return s;
 
   // Time zone: a cold localtime_r opens /etc/localtime.
   tzset();
@@ -432,13 +437,14 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
   return r;
 }
 
-int LockdownChild(const ChildLockdown& spec) noexcept {
-  if (spec.filter == nullptr || spec.devnull_fd <= 2 || spec.keep_count < 0 ||
-      spec.keep_count > kMaxKeptFds) {
+namespace {
+
+// Validates `spec` and fills `keep` with its kept fds, sorted.
+int SortedKeptFds(const ChildLockdown& spec, int* keep) noexcept {
+  if (spec.filter == nullptr || spec.keep_count < 0 || spec.keep_count > kMaxKeptFds) {
     return -EINVAL;
   }
-  // Sorted copy of the kept fds (insertion sort: at most kMaxKeptFds).
-  int keep[kMaxKeptFds];
+  // Insertion sort: at most kMaxKeptFds.
   for (int i = 0; i < spec.keep_count; ++i) {
     int fd = spec.keep_fds[i];
     if (fd <= 2) return -EINVAL;
@@ -449,44 +455,25 @@ int LockdownChild(const ChildLockdown& spec) noexcept {
     }
     keep[j] = fd;
   }
+  return 0;
+}
 
-  // Signals: default dispositions first, then unblock, so nothing pending
-  // reaches an inherited handler.
-  struct sigaction sa;
-  std::memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = SIG_DFL;
-  sigemptyset(&sa.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    // glibc refuses its two internal signals (32, 33) with EINVAL.
-    if (sigaction(sig, &sa, nullptr) != 0 && errno != EINVAL) return -errno;
-  }
-  // Except SIGPIPE, ignored: splice(2) into a socket whose peer has gone
-  // raises it, and the relay must see EPIPE and report, not die.
-  sa.sa_handler = SIG_IGN;
-  if (sigaction(SIGPIPE, &sa, nullptr) != 0) return -errno;
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return -errno;
-
-  // stdio → /dev/null.
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (dup2(spec.devnull_fd, fd) != fd) return -errno;
-  }
-
-  // Close everything else above stdio, gap by gap (O_CLOEXEC closes nothing
-  // without exec).
+// Closes every fd above stdio except the sorted `keep`, gap by gap
+// (O_CLOEXEC closes nothing without exec).
+int CloseAllBut(const int* keep, int count) noexcept {
   unsigned lo = 3;
-  for (int i = 0; i < spec.keep_count; ++i) {
+  for (int i = 0; i < count; ++i) {
     unsigned k = static_cast<unsigned>(keep[i]);
     if (k < lo) continue;  // duplicate
     if (k > lo && syscall(SYS_close_range, lo, k - 1, 0) != 0) return -errno;
     lo = k + 1;
   }
   if (syscall(SYS_close_range, lo, ~0u, 0) != 0) return -errno;
+  return 0;
+}
 
-  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -errno;
-
+// The rlimits of header, then the child filter.
+int LimitAndLock(const ChildLockdown& spec) noexcept {
   const rlim_t nofile = static_cast<rlim_t>(3 + spec.keep_count +
                                             kChildBackendFds + kChildSpliceFds);
   struct Limit {
@@ -513,8 +500,49 @@ int LockdownChild(const ChildLockdown& spec) noexcept {
       return -errno;
     }
   }
-
   return spec.filter->Install();
+}
+
+}  // namespace
+
+int LockdownChild(const ChildLockdown& spec) noexcept {
+  int keep[kMaxKeptFds];
+  if (spec.devnull_fd <= 2) return -EINVAL;
+  if (int rc = SortedKeptFds(spec, keep); rc != 0) return rc;
+
+  // Signals: default dispositions first, then unblock, so nothing pending
+  // reaches an inherited handler.
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    // glibc refuses its two internal signals (32, 33) with EINVAL.
+    if (sigaction(sig, &sa, nullptr) != 0 && errno != EINVAL) return -errno;
+  }
+  // Except SIGPIPE, ignored: splice(2) into a socket whose peer has gone
+  // raises it, and the relay must see EPIPE and report, not die.
+  sa.sa_handler = SIG_IGN;
+  if (sigaction(SIGPIPE, &sa, nullptr) != 0) return -errno;
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return -errno;
+
+  // stdio → /dev/null.
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (dup2(spec.devnull_fd, fd) != fd) return -errno;
+  }
+  if (int rc = CloseAllBut(keep, spec.keep_count); rc != 0) return rc;
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return -errno;
+  return LimitAndLock(spec);
+}
+
+int LockdownZygoteChild(const ChildLockdown& spec) noexcept {
+  int keep[kMaxKeptFds];
+  if (int rc = SortedKeptFds(spec, keep); rc != 0) return rc;
+  if (int rc = CloseAllBut(keep, spec.keep_count); rc != 0) return rc;
+  return LimitAndLock(spec);
 }
 
 }  // namespace sallyport::sandbox

@@ -118,6 +118,8 @@ absl::StatusOr<ParentLockdownResult> LockdownParent(
 // the first malloc calls getrandom —, tzset() and localtime_r (reads
 // /etc/localtime), getrandom once.
 absl::Status WarmUpLibc();
+// Its malloc part alone (no file is opened): what the exec'd zygote runs.
+absl::Status WarmUpMalloc();
 
 // Step 5 alone, for tests: setgroups(0), setresgid(gid), setresuid(uid),
 // then the verification (regaining root fails, no capabilities left).
@@ -166,6 +168,14 @@ struct ChildLockdown {
 // RLIMIT_NPROC 0 (no fork; enforced because we are never uid 0 after the
 // parent's drop), RLIMIT_CORE 0, RLIMIT_AS, RLIMIT_CPU as in ChildLimits.
 int LockdownChild(const ChildLockdown& spec) noexcept;
+
+// The same for a child forked by the zygote (proxy/zygote.h), which has
+// already done the rest once for all its children: no signal handlers
+// (fresh exec) and none blocked but SIGPIPE ignored, stdio on /dev/null,
+// not dumpable, and its own filter (ZygotePolicy) installed. So only: close
+// every fd but the kept ones (devnull_fd is not used), the same rlimits,
+// the child filter. Async-signal-safe, allocates nothing; same returns.
+int LockdownZygoteChild(const ChildLockdown& spec) noexcept;
 
 }  // namespace sallyport::sandbox
 

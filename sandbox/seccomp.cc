@@ -172,6 +172,16 @@ absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy
   return out;
 }
 
+absl::StatusOr<CompiledFilter> CompiledFilter::FromProgram(const sock_filter* insns,
+                                                           size_t count) {
+  if (insns == nullptr || count == 0 || count > BPF_MAXINSNS) {
+    return absl::InvalidArgumentError(absl::StrCat("a BPF program of ", count, " instructions"));
+  }
+  CompiledFilter out;
+  out.program_.assign(insns, insns + count);
+  return out;
+}
+
 int CompiledFilter::Install() const noexcept {
   // Only raw prctl calls and a stack-allocated sock_fprog: nothing here
   // allocates or reaches libseccomp, so it is safe right after fork() and

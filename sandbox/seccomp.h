@@ -37,6 +37,12 @@ class CompiledFilter {
   // The human-readable form (seccomp_export_pfc), for golden files and docs.
   const std::string& pfc() const { return pfc_; }
   size_t instructions() const { return program_.size(); }
+  // The BPF program itself, to send to the exec'd zygote (proxy/zygote.h).
+  const std::vector<sock_filter>& program() const { return program_; }
+  // A filter from a program compiled by CompileFilter in another process
+  // (the parent, for the zygote). No pfc text. Empty or over BPF_MAXINSNS
+  // instructions: InvalidArgument.
+  static absl::StatusOr<CompiledFilter> FromProgram(const sock_filter* insns, size_t count);
 
  private:
   friend absl::StatusOr<CompiledFilter> CompileFilter(

@@ -2,6 +2,9 @@
 // tests/policy/golden_test.cc — the compiled syscall policies must equal the
 // committed text in policy/golden/*.pfc, so every change to what a process
 // may do shows up as a reviewed diff. Also checks invariants of the tables.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -79,6 +82,7 @@ void ExpectMatchesGolden(const SyscallPolicy& policy) {
 
 TEST(Golden, ChildPolicyMatches) { ExpectMatchesGolden(ChildPolicy()); }
 TEST(Golden, ParentPolicyMatches) { ExpectMatchesGolden(ParentPolicy()); }
+TEST(Golden, ZygotePolicyMatches) { ExpectMatchesGolden(ZygotePolicy()); }
 
 TEST(Golden, DiffShowsChangedLines) {
   std::string d = Diff("a\nb\nc\n", "a\nB\nc\n");
@@ -107,13 +111,65 @@ TEST(Tables, EveryGroupIsNamedAndExplained) {
 
 // Filters stack: a child runs under the parent's filter too, so the parent
 // must allow (and answer the same probes for) everything the child does.
-TEST(Tables, ParentIncludesEveryChildGroupAndProbe) {
-  std::vector<const SyscallGroup*> parent = AllGroups(ParentPolicy());
+// The same for the zygote: a waiting child runs under the parent's, the
+// zygote's and the child filter.
+void ExpectIncludes(const SyscallPolicy& outer, const SyscallPolicy& inner) {
+  std::vector<const SyscallGroup*> groups = AllGroups(outer);
+  for (const SyscallGroup* g : AllGroups(inner))
+    EXPECT_NE(std::find(groups.begin(), groups.end(), g), groups.end())
+        << outer.name << " lacks " << inner.name << "/" << g->name;
+  std::vector<const ErrnoProbe*> probes = AllProbes(outer);
+  for (const ErrnoProbe* e : AllProbes(inner))
+    EXPECT_NE(std::find(probes.begin(), probes.end(), e), probes.end())
+        << outer.name << " lacks probe " << e->syscall;
+}
+
+TEST(Tables, ParentIncludesZygoteIncludesChild) {
+  ExpectIncludes(ParentPolicy(), ZygotePolicy());
+  ExpectIncludes(ZygotePolicy(), ChildPolicy());
+  ExpectIncludes(ParentPolicy(), ChildPolicy());
+}
+
+// The parent may exec exactly one way: execveat(fd, "", ..., AT_EMPTY_PATH),
+// the zygote from the binary it opened before chroot (it can open nothing
+// after: no open/openat anywhere). Neither the zygote nor a child may exec.
+TEST(Tables, ExecOnlyByTheParentFromAnFd) {
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy()})
+    for (const SyscallGroup* g : AllGroups(*p))
+      for (const SyscallRule& r : g->rules) {
+        EXPECT_STRNE(r.syscall, "execve") << p->name << "/" << g->name;
+        EXPECT_STRNE(r.syscall, "execveat") << p->name << "/" << g->name;
+      }
+  int rules = 0;
+  for (const SyscallGroup* g : AllGroups(ParentPolicy())) {
+    for (const SyscallRule& r : g->rules) {
+      EXPECT_STRNE(r.syscall, "execve") << g->name;
+      if (std::string(r.syscall) != "execveat") continue;
+      ++rules;
+      ASSERT_EQ(r.args.size(), 1u);
+      EXPECT_EQ(r.args[0].arg, 4u);
+      EXPECT_EQ(r.args[0].op, ArgCond::kEq);
+      EXPECT_EQ(r.args[0].value, static_cast<uint64_t>(AT_EMPTY_PATH));
+    }
+  }
+  EXPECT_EQ(rules, 1);
+}
+
+// The zygote forks one way only: a CLONE_PARENT fork (its children are the
+// parent's to reap); a child may not clone at all.
+TEST(Tables, CloneFlagsArePinned) {
   for (const SyscallGroup* g : AllGroups(ChildPolicy()))
-    EXPECT_NE(std::find(parent.begin(), parent.end(), g), parent.end()) << g->name;
-  std::vector<const ErrnoProbe*> pprobes = AllProbes(ParentPolicy());
-  for (const ErrnoProbe* e : AllProbes(ChildPolicy()))
-    EXPECT_NE(std::find(pprobes.begin(), pprobes.end(), e), pprobes.end()) << e->syscall;
+    for (const SyscallRule& r : g->rules) EXPECT_STRNE(r.syscall, "clone") << g->name;
+  std::set<uint64_t> zygote_flags, parent_flags;
+  for (const SyscallGroup* g : AllGroups(ZygotePolicy()))
+    for (const SyscallRule& r : g->rules)
+      if (std::string(r.syscall) == "clone") zygote_flags.insert(r.args.at(0).value);
+  for (const SyscallGroup* g : AllGroups(ParentPolicy()))
+    for (const SyscallRule& r : g->rules)
+      if (std::string(r.syscall) == "clone") parent_flags.insert(r.args.at(0).value);
+  EXPECT_EQ(zygote_flags, (std::set<uint64_t>{CLONE_PARENT | SIGCHLD}));
+  EXPECT_EQ(parent_flags, (std::set<uint64_t>{CLONE_PARENT | SIGCHLD,
+                                              CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD}));
 }
 
 // PidOfOneProcess is a union of masked conditions; as a set it must be
@@ -162,11 +218,11 @@ TEST(Tables, PidOfOneProcessIsExactlyOneToIntMax) {
 // as well as in the golden diff.
 TEST(Tables, NeverAllowed) {
   const std::set<std::string> never = {
-      "execve", "execveat", "open", "openat", "openat2", "ptrace", "process_vm_readv",
+      "execve", "open", "openat", "openat2", "ptrace", "process_vm_readv",
       "process_vm_writev", "unshare", "setns", "mount", "chroot", "setuid", "bpf",
       "io_uring_setup", "keyctl", "memfd_create", "bind", "listen", "personality",
       "seccomp", "init_module", "userfaultfd", "perf_event_open"};
-  for (const SyscallPolicy* p : {&ChildPolicy(), &ParentPolicy()}) {
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy(), &ParentPolicy()}) {
     for (const SyscallGroup* g : AllGroups(*p))
       for (const SyscallRule& r : g->rules)
         EXPECT_EQ(never.count(r.syscall), 0u) << p->name << "/" << g->name << ": " << r.syscall;
@@ -176,14 +232,17 @@ TEST(Tables, NeverAllowed) {
 }
 
 // A child may never make a socketpair (a private channel it could pass
-// descriptors on); the parent makes exactly one kind: the SOCK_SEQPACKET
-// hand-off channel of a waiting child (proxy/handoff.h).
+// descriptors on); the zygote makes exactly one kind: the SOCK_SEQPACKET
+// hand-off channel of a waiting child (proxy/handoff.h), and the parent
+// none of its own (it includes the zygote's rule).
 TEST(Tables, SocketpairOnlyForTheHandoffChannel) {
   for (const SyscallGroup* g : AllGroups(ChildPolicy()))
     for (const SyscallRule& r : g->rules)
       EXPECT_STRNE(r.syscall, "socketpair") << "child/" << g->name;
+  for (const SyscallGroup& g : ParentPolicy().groups)
+    for (const SyscallRule& r : g.rules) EXPECT_STRNE(r.syscall, "socketpair") << g.name;
   int rules = 0;
-  for (const SyscallGroup& g : ParentPolicy().groups) {
+  for (const SyscallGroup& g : ZygotePolicy().groups) {
     for (const SyscallRule& r : g.rules) {
       if (std::string(r.syscall) != "socketpair") continue;
       ++rules;
