@@ -224,6 +224,7 @@ class Server {
   size_t spawn_pending_ = 0;                    // requests not yet answered
   int64_t zygote_retry_at_ms_ = 0;              // after a failed start
   int64_t last_zygote_error_ms_ = -1000000;
+  pid_t last_zygote_pid_ = -1;                  // the running one's, kept after Stop()
   uint64_t zygote_generation_ = 0;              // zygotes started so far
   uint64_t zygote_spawned_ = 0;                 // children from this zygote
   bool draining_ = false;
@@ -332,11 +333,17 @@ bool Server::EnsureZygote() {
     return false;
   }
   ++zygote_generation_;
+  last_zygote_pid_ = zygote_.pid();
   zygote_spawned_ = 0;
   spawn_pending_ = 0;
   Emit(LogRecord("zygote").Str("proto", Proto()).Int("pid", zygote_.pid())
            .Int("generation", static_cast<int64_t>(zygote_generation_)));
   return true;
+}
+
+std::string ZygoteEnd(int status) {
+  return WIFSIGNALED(status) ? absl::StrCat("zygote killed by ", SignalName(WTERMSIG(status)))
+                             : absl::StrCat("zygote exited with status ", WEXITSTATUS(status));
 }
 
 bool Server::RequestSpawn() {
@@ -357,8 +364,18 @@ void Server::ReadSpawnReplies() {
     int rc = zygote_.ReadReply(&w, &err);
     if (rc == 0) return;
     if (rc < 0) {
-      ZygoteEnded(err == EBADMSG ? "zygote: malformed reply; stopped it"
-                                 : absl::StrCat("zygote: channel ended: ", strerror(err)));
+      // ReadReply has stopped it (SIGKILL); its pid is still to be reaped,
+      // and how it ended is what the log says.
+      pid_t pid = last_zygote_pid_;
+      int st = 0;
+      pid_t got;
+      do {
+        got = pid > 0 ? waitpid(pid, &st, 0) : -1;
+      } while (got < 0 && errno == EINTR);
+      std::string end = got == pid ? ZygoteEnd(st) : "zygote gone";
+      ZygoteEnded(err == EBADMSG ? absl::StrCat("zygote sent a malformed reply; stopped it (",
+                                                end, ")")
+                                 : end);
       return;
     }
     if (spawn_pending_ > 0) --spawn_pending_;
@@ -457,6 +474,8 @@ void Server::TopUpPool() {
   // stop accepting — a connection that finds no waiting child forks its own
   // or is refused — it only delays the next top-up by kBackoffMs.
   int64_t now = MonotonicMillis();
+  // A zygote that died is restarted now, not when a connection needs it.
+  if (!draining_ && !zygote_.running()) EnsureZygote();
   if (now < pool_retry_at_ms_) return;
   if (zygote_.running() && config_.zygote_max_children > 0 &&
       zygote_spawned_ >= config_.zygote_max_children) {
@@ -606,9 +625,7 @@ void Server::ReapChildren() {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
     if (pid == zygote_.pid()) {
-      ZygoteEnded(WIFSIGNALED(status)
-                      ? absl::StrCat("zygote killed by ", SignalName(WTERMSIG(status)))
-                      : absl::StrCat("zygote exited with status ", WEXITSTATUS(status)));
+      ZygoteEnded(ZygoteEnd(status));
       continue;
     }
     auto it = children_.find(pid);
@@ -692,6 +709,7 @@ int Server::Run() {
     fprintf(stderr, "sallyport: %s\n", prefork_error_.c_str());
     return 2;
   }
+  TopUpPool();  // the replies wake the loop below
   for (;;) {
     if (g_stop && !draining_) {
       draining_ = true;
@@ -740,7 +758,8 @@ int Server::Run() {
     const int n = static_cast<int>(fds.size());
     int timeout = -1;
     if (!draining_ && !can_accept) timeout = static_cast<int>(resume_at_ms_ - now);
-    if (PoolWanted() && (now < pool_retry_at_ms_ || now < zygote_retry_at_ms_)) {
+    if ((PoolWanted() || !zygote_.running()) &&
+        (now < pool_retry_at_ms_ || now < zygote_retry_at_ms_)) {
       int retry = static_cast<int>(std::max(pool_retry_at_ms_, zygote_retry_at_ms_) - now);
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <asm/prctl.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -79,6 +80,18 @@ const CompiledFilter& ParentFilter() {
   return *f;
 }
 
+const CompiledFilter& ZygoteFilter() {
+  static const CompiledFilter* f = [] {
+    auto c = CompileFilter(policy::ZygotePolicy());
+    if (!c.ok()) {
+      std::fprintf(stderr, "zygote policy: %s\n", c.status().ToString().c_str());
+      abort();
+    }
+    return new CompiledFilter(*std::move(c));
+  }();
+  return *f;
+}
+
 constexpr int kInstallFailed = 99;
 
 // Forks; the child installs `filters` in order, runs fn() and _exits with its
@@ -89,6 +102,7 @@ int RunChild(const std::vector<const CompiledFilter*>& filters, Fn fn) {
   // Compile before fork, as production does: a child never runs libseccomp.
   ChildFilter();
   ParentFilter();
+  ZygoteFilter();
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -296,7 +310,80 @@ const Op kParentForbidden[] = {
     {"socketpair_stream", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv); }},
     {"socketpair_seqpacket_no_cloexec", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET, 0, sv); }},
     {"socketpair_dgram", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv); }},
+    // exec only from an fd with AT_EMPTY_PATH (the zygote), never by path.
+    {"execveat_by_path", [] { return syscall(SYS_execveat, AT_FDCWD, "/bin/true", kArgv, environ, 0); }},
+    {"execveat_symlink_nofollow", [] { return syscall(SYS_execveat, AT_FDCWD, "/bin/true", kArgv, environ, AT_SYMLINK_NOFOLLOW); }},
+    {"arch_prctl_get_fs", [] { unsigned long v; return syscall(SYS_arch_prctl, ARCH_GET_FS, &v); }},
+    {"clone_parent_with_vm", [] { return syscall(SYS_clone, CLONE_PARENT | CLONE_VM | SIGCHLD, g_page + 4096, 0, 0, 0); }},
 };
+
+// What the parent may do and the zygote may not: no accept, no reaping, no
+// signals, no exec, no fork of its own children (only CLONE_PARENT forks).
+// The control runs under the parent filter alone (everything the parent
+// may not do, the zygote may not either: it runs under both).
+const Op kZygoteForbidden[] = {
+    {"accept4", [] { return syscall(SYS_accept4, -1, nullptr, nullptr, SOCK_CLOEXEC); }},
+    {"wait4", [] { return syscall(SYS_wait4, -1, nullptr, WNOHANG, nullptr); }},
+    {"kill_sigkill_self", [] { return syscall(SYS_kill, getpid(), SIGKILL); }},
+    {"rt_sigaction", [] { struct sigaction sa = {}; return syscall(SYS_rt_sigaction, SIGUSR1, nullptr, &sa, 8); }},
+    {"getpid", [] { return syscall(SYS_getpid); }},
+    {"execveat_empty_path", [] { return syscall(SYS_execveat, 0, "", kArgv, environ, AT_EMPTY_PATH); }},
+    {"clone_glibc_fork", [] { long r = syscall(SYS_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0, 0, 0, 0); if (r == 0) _exit(0); return r; }},
+    {"dup2", [] { return syscall(SYS_dup2, 0, 100); }},
+    {"prctl_pdeathsig", [] { return syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0); }},
+};
+
+class ZygoteForbidden : public ::testing::TestWithParam<Op> {};
+
+TEST_P(ZygoteForbidden, KillsWithSigsys) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter()}, [] {
+    GetParam().call();
+    return 0;
+  });
+  EXPECT_TRUE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+}
+
+TEST_P(ZygoteForbidden, ControlWithoutFilterIsNoSigsys) {
+  int status = RunChild({&ParentFilter()}, [] {
+    GetParam().call();
+    return 0;
+  });
+  EXPECT_FALSE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+}
+
+INSTANTIATE_TEST_SUITE_P(Zygote, ZygoteForbidden, ::testing::ValuesIn(kZygoteForbidden), OpName);
+
+// What the zygote does per waiting child, under the parent's and its own
+// filter: a hand-off socketpair, report pipes, a CLONE_PARENT fork, whose
+// child is then this test's child (reaped here, exit 0 = it locked itself
+// under the child filter too and ran).
+TEST(ZygoteFilter, SpawnsAChildThatItsParentReaps) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter()}, [] {
+    int sv[2], p[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return 1;
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return 2;
+    long pid = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, nullptr, nullptr, 0);
+    if (pid < 0) return 3;
+    if (pid == 0) {
+      struct rlimit rl = {64, 64};
+      if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &rl, nullptr) != 0) _exit(4);
+      if (syscall(SYS_close_range, 3, ~0u, 0) != 0) _exit(5);
+      if (ChildFilter().Install() != 0) _exit(6);
+      _exit(0);
+    }
+    return 0;
+  });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+  // The grandchild is ours (CLONE_PARENT): reap it.
+  int child_status = 0;
+  pid_t got = -1;
+  for (int i = 0; i < 2000 && got <= 0; ++i) {
+    got = waitpid(-1, &child_status, WNOHANG);
+    if (got == 0) usleep(1000);
+  }
+  ASSERT_GT(got, 0) << "the CLONE_PARENT child is not this process's child";
+  EXPECT_TRUE(WIFEXITED(child_status) && WEXITSTATUS(child_status) == 0) << Describe(child_status);
+}
 
 class ParentForbidden : public ::testing::TestWithParam<Op> {};
 
