@@ -11,10 +11,14 @@ balancer's source address). Real clients (openssl s_client, curl) from
   - HAProxy's health checks (an IP-literal SNI expecting the alert record,
     an IP-literal Host expecting 404) see both nodes up; a node killed
     mid-run is marked down and routed around with no client error;
-  - SIGTERM drain of a node loses no connection in flight;
+  - SIGTERM drain of a node loses no connection in flight; the upgrade
+    steps (drain over HAProxy's stats socket, then SIGTERM) keep live relays
+    intact, byte for byte;
   - one client crashing children behind the balancer (the test hook of
     //proxy:sallyport_testhooks) is throttled alone: another client behind
     the same balancer keeps being served.
+OneMachineTest (no haproxy): several instances sharing one listening
+socket, on fd 0 or as systemd passes it (LISTEN_FDS).
 Where haproxy is not installed the test skips, saying so; under CI (CI set)
 that is a failure: CI installs it (tools/install-deps.sh --bench)."""
 
@@ -66,18 +70,12 @@ def render(ws, ports):
 
 
 def admin(sock_path, command):
-  s = socket.socket(socket.AF_UNIX)
-  s.settimeout(h.TIMEOUT)
-  s.connect(sock_path)
-  s.sendall(command.encode() + b"\n")
-  out = b""
-  while True:
-    b = s.recv(65536)
-    if not b:
-      break
-    out += b
-  s.close()
-  return out.decode()
+  """One command on HAProxy's stats socket (level admin); its answer."""
+  with socket.socket(socket.AF_UNIX) as s:
+    s.settimeout(h.TIMEOUT)
+    s.connect(sock_path)
+    s.sendall(command.encode() + b"\n")
+    return h.read_to_eof(s).decode()
 
 
 def server_status(sock_path):
@@ -111,11 +109,17 @@ def curl(port, name, source):
   return r.returncode, r.stdout.decode("latin-1")
 
 
-def tls_exchange(port, name, source):
+def tls_exchange(port, name, source, may_reset=False):
+  """A ClientHello for `name` from `source`, half-close, the reply. With
+  may_reset, a connection closed before the half-close is an empty reply."""
   s = h.connect(port, source=source)
   try:
-    s.sendall(h.client_hello(name))
-    s.shutdown(socket.SHUT_WR)
+    try:
+      s.sendall(h.client_hello(name))
+      s.shutdown(socket.SHUT_WR)
+    except OSError:
+      if not may_reset:
+        raise
     return h.read_to_eof(s)
   finally:
     s.close()
@@ -134,6 +138,7 @@ class HaproxyTest(unittest.TestCase):
     self.addCleanup(self.ws.close)
     self.nodes = {}
     self.pp_backends = {}
+    self.shared_tls = {}  # node tag -> the TLS Backend of SHARED there
     for tag, node in (("a", NODE_A), ("b", NODE_B)):
       hosts = os.path.join(self.ws.root, f"hosts-{tag}")
       os.mkdir(hosts)
@@ -155,8 +160,10 @@ class HaproxyTest(unittest.TestCase):
         d = os.path.join(hosts, name)
         os.mkdir(d)
         os.chmod(d, 0o755)
-        h.Backend(self.ws, os.path.join(d, "tls-socket"), h.Backend.greet(f"node-{tag}"))
+        tls_be = h.Backend(self.ws, os.path.join(d, "tls-socket"), h.Backend.greet(f"node-{tag}"))
         h.Backend(self.ws, os.path.join(d, "http-socket"), h.Backend.http(f"node-{tag}"))
+        if name == SHARED:
+          self.shared_tls[tag] = tls_be
       # Workspace.hosts is what Sallyport passes as --hosts.
       self.ws.hosts = hosts
       for proto in ("tls", "http"):
@@ -252,6 +259,53 @@ class HaproxyTest(unittest.TestCase):
     for tag in ("a", "b"):
       self.assertEqual(self.nodes[f"http_{tag}"].proc.wait(timeout=h.TIMEOUT), 0)
 
+  def test_drain_over_the_stats_socket_then_sigterm_keeps_relays_intact(self):
+    """docs/SCALING.md's upgrade steps on node A: drain it in HAProxy, then
+    SIGTERM its sallyport while relays through it are live; every byte
+    sent after the SIGTERM reaches the backend."""
+    front = self.ports["front_tls"]
+    live = []  # (socket, the ClientHello it sent, which node answered)
+    for _ in range(4):
+      s = h.connect(front, source="127.0.0.5")
+      hello = h.client_hello(SHARED)
+      s.sendall(hello)
+      live.append((s, hello, h.read_line(s)))
+    on_a = [c for c in live if c[2] == b"node-a\n"]
+    self.assertEqual(len(on_a), 2, [c[2] for c in live])  # round-robin
+    # 1. drain: new connections go to node B only; the pinned backend
+    #    follows (track), so a name that only node A serves has no server.
+    self.assertEqual(admin(self.admin, "set server tls_all/a state drain").strip(), "")
+    self.wait_status(("tls_all", "a"), "DRAIN")
+    self.wait_status(("tls_a", "a"), "DRAIN")
+    for i in range(4):
+      self.assertEqual(tls_exchange(front, SHARED, "127.0.0.5"), b"node-b\n", i)
+    self.assertEqual(tls_exchange(front, A, "127.0.0.5", may_reset=True), b"")
+    # 2. SIGTERM node A: it stops accepting and drains its live relays.
+    sp = self.nodes["tls_a"]
+    sp.proc.send_signal(signal.SIGTERM)
+    self.assertGreaterEqual(sp.wait_event("draining")[0]["in_flight"], len(on_a))
+    sent = {}
+    for s, hello, _ in live:
+      sent[hello] = hello + h.chunk(0)[:1 << 19] + h.chunk(1)
+      s.sendall(sent[hello][len(hello):])
+      s.shutdown(socket.SHUT_WR)
+      self.assertEqual(h.read_to_eof(s), b"")
+      s.close()
+    self.assertEqual(sp.proc.wait(timeout=h.TIMEOUT), 0)
+    self.assertEqual(len(sp.events("stopped")), 1)
+    got = []
+    for tag in ("a", "b"):
+      for c in self.shared_tls[tag].conns:
+        if not c.done.wait(h.TIMEOUT):
+          raise AssertionError("backend connection did not finish")
+        if bytes(c.received[:len(live[0][1])]) in sent:
+          got.append(bytes(c.received))
+    self.assertEqual(sorted(got), sorted(sent.values()))  # nothing lost or cut
+    # The stopped node fails its checks; B carries everything.
+    self.wait_status(("tls_all", "a"), "DOWN")
+    for i in range(4):
+      self.assertEqual(tls_exchange(front, SHARED, "127.0.0.5"), b"node-b\n", i)
+
   def test_a_crashing_client_is_throttled_alone(self):
     front = self.ports["front_tls"]
     sp = self.nodes["tls_a"]
@@ -269,6 +323,65 @@ class HaproxyTest(unittest.TestCase):
     self.assertEqual(openssl_cn(front, A, "127.0.0.67"), "node-a")
     self.assertEqual(sp.events("security", client="127.0.0.1"), [])
     self.assertEqual(server_status(self.admin)[("tls_all", "a")][:2], "UP")
+
+
+class OneMachineTest(unittest.TestCase):
+  """docs/SCALING.md, several instances on one machine (no haproxy needed):
+  sallyport binds no port that another instance could share, so N
+  instances share one listening socket, inherited on fd 0 (inetd wait mode,
+  StandardInput=socket) or as systemd passes it (LISTEN_FDS=1, fd 3, what
+  Sockets= gives every service listing the same .socket unit). Every
+  connection is served by one of them, and when one is stopped the others
+  take all of them."""
+
+  def test_instances_share_one_listening_socket(self):
+    ws = h.Workspace()
+    try:
+      d = ws.host_dir(A)
+      h.Backend(ws, os.path.join(d, "tls-socket"), h.Backend.greet("ok"))
+      ls = socket.socket()
+      ls.bind(("127.0.0.1", 0))
+      ls.listen(128)
+      port = ls.getsockname()[1]
+      # systemd's protocol, emulated: the socket on fd 3, LISTEN_PID = the
+      # pid that execs sallyport.
+      activate = ("sh", "-c", 'exec 3<&0 </dev/null; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh")
+      sps = [h.Sallyport(ws, "tls", listen=None, stdin=ls.fileno()),
+             h.Sallyport(ws, "tls", listen=None, stdin=ls.fileno()),
+             h.Sallyport(ws, "tls", listen=None, stdin=ls.fileno(), wrapper=activate)]
+      self.assertEqual([sp.events("started")[0]["listen"] for sp in sps],
+                       ["inherited on fd 0 (inetd wait mode / StandardInput=socket)"] * 2 +
+                       ["systemd socket activation (fd 3)"])
+
+      def relayed(sp):
+        return len(sp.events("connection", outcome="relayed"))
+
+      def serve(n, by):
+        """n connections, all answered; each logged by one of `by`."""
+        start = sum(relayed(sp) for sp in by)
+        for i in range(n):
+          self.assertEqual(h.exchange(port, h.client_hello(A)), b"ok\n", i)
+        h.wait_until(lambda: sum(relayed(sp) for sp in by) >= start + n,
+                     what=f"{n} connection lines")
+        self.assertEqual(sum(relayed(sp) for sp in by), start + n)
+
+      serve(30, sps)
+      # One instance stopped (SIGTERM): the others serve every connection.
+      self.assertEqual(sps[0].stop(), 0)
+      before = relayed(sps[0])
+      serve(20, sps[1:])
+      self.assertEqual(relayed(sps[0]), before)
+      # No SO_REUSEPORT: a second --listen on the same port is refused.
+      r = subprocess.run([h.binary(), "tls", f"--hosts={ws.hosts}", "--user=nobody",
+                          f"--listen=127.0.0.1:{port}"], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=h.TIMEOUT)
+      self.assertEqual(r.returncode, 2, r.stderr)
+      self.assertIn("Address already in use", r.stderr)
+      self.assertEqual([sp.stop() for sp in sps[1:]], [0, 0])
+      ls.close()
+    finally:
+      ws.close()
+
 
 
 if __name__ == "__main__":
