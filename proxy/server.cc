@@ -705,7 +705,14 @@ int Server::Run() {
   bool killed = false;
   // The first zygote must start: a failure here is a set-up error (e.g. a
   // dynamic build, which cannot be exec'd inside the chroot).
-  if (!EnsureZygote()) {
+  // Up to three tries, so one unexplained early death (seen once in CI,
+  // diagnosed by the status now in the message) does not stop the service.
+  bool zygote_up = false;
+  for (int attempt = 0; attempt < 3 && !zygote_up; ++attempt) {
+    zygote_retry_at_ms_ = 0;
+    zygote_up = EnsureZygote();
+  }
+  if (!zygote_up) {
     fprintf(stderr, "sallyport: %s\n", prefork_error_.c_str());
     return 2;
   }

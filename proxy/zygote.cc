@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -230,11 +231,22 @@ absl::Status Zygote::Start(int exe_fd, int devnull_fd, const ZygoteSetup& setup_
   if (n != static_cast<ssize_t>(sizeof ready) || ready.magic != kZygoteReadyMagic ||
       ready.pid != pid) {
     Stop();
+    // How it ended (exit status 64..69: which set-up step refused, 127:
+    // the exec failed) goes into the message.
+    int st = 0;
+    pid_t got;
+    do {
+      got = waitpid(pid, &st, 0);
+    } while (got < 0 && errno == EINTR);
+    std::string end = got != pid ? "" : WIFSIGNALED(st)
+        ? absl::StrCat(", killed by signal ", WTERMSIG(st))
+        : absl::StrCat(", exit status ", WEXITSTATUS(st));
     return absl::UnavailableError(
-        rc == 0 ? absl::StrCat("zygote: not ready within ", timeout_ms, " ms")
-                : std::string("zygote: ended during set-up (exec of the binary failed, or "
-                              "it refused the set-up; the zygote needs the static build, "
-                              "since nothing else can be loaded inside the chroot)"));
+        rc == 0 ? absl::StrCat("zygote: not ready within ", timeout_ms, " ms", end)
+                : absl::StrCat("zygote: ended during set-up", end,
+                               " (exec of the binary failed, or it refused the set-up; "
+                               "the zygote needs the static build, since nothing else "
+                               "can be loaded inside the chroot)"));
   }
   return absl::OkStatus();
 }
