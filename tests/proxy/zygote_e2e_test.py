@@ -81,10 +81,15 @@ class ZygoteTest(unittest.TestCase):
     self.assertNotEqual(os.readlink(f"/proc/{pid}/ns/net"), os.readlink("/proc/self/ns/net"))
 
   def test_zygote_holds_only_its_channel_and_is_confined(self):
+    # Once the pool is full the zygote is idle: its own filter is in (it
+    # installs it before its first fork) and it holds no child's fds (it
+    # holds them only between a fork and sending them on).
+    self.waiting()
     z = self.zygote()
     self.assertEqual(len(z), 1)
     z = z[0]
     self.assert_confined(z, filters=2)  # the parent's and its own
+    h.wait_until(lambda: len(fds(z)) == 4, what="the zygote idle")
     held = fds(z)
     self.assertEqual({k: v for k, v in held.items() if k <= 2},
                      {0: "/dev/null", 1: "/dev/null", 2: "/dev/null"})
@@ -111,6 +116,7 @@ class ZygoteTest(unittest.TestCase):
       self.assertEqual(ppid, self.sp.proc.pid)
 
   def test_killed_zygote_is_restarted_and_nothing_fails(self):
+    self.waiting()  # past its set-up (a kill during set-up is a failed start)
     old = self.zygote()[0]
     os.kill(old, signal.SIGKILL)
     self.sp.wait_for(lambda r: r.get("event") == "error" and
