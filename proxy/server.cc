@@ -193,8 +193,8 @@ class Server {
   void RetireOneIdle();  // the newest waiting child, and its fds, now
   size_t Working() const { return children_.size() - idle_.size() - gone_; }
   bool PoolWanted() const {
-    return !draining_ && idle_.size() + spawn_pending_ < config_.prefork &&
-           Working() + idle_.size() + spawn_pending_ <
+    return !draining_ && idle_.size() + zygote_.pending() < config_.prefork &&
+           Working() + idle_.size() + zygote_.pending() <
                static_cast<size_t>(config_.limits.max_connections);
   }
   void Refuse(int fd, const Peer& peer, const std::string& why);
@@ -221,10 +221,8 @@ class Server {
   int64_t pool_retry_at_ms_ = 0;                // after a failed top-up
   std::string prefork_error_;                   // why the last spawn failed
   Zygote zygote_;
-  size_t spawn_pending_ = 0;                    // requests not yet answered
   int64_t zygote_retry_at_ms_ = 0;              // after a failed start
   int64_t last_zygote_error_ms_ = -1000000;
-  pid_t last_zygote_pid_ = -1;                  // the running one's, kept after Stop()
   uint64_t zygote_generation_ = 0;              // zygotes started so far
   uint64_t zygote_spawned_ = 0;                 // children from this zygote
   bool draining_ = false;
@@ -333,9 +331,7 @@ bool Server::EnsureZygote() {
     return false;
   }
   ++zygote_generation_;
-  last_zygote_pid_ = zygote_.pid();
   zygote_spawned_ = 0;
-  spawn_pending_ = 0;
   Emit(LogRecord("zygote").Str("proto", Proto()).Int("pid", zygote_.pid())
            .Int("generation", static_cast<int64_t>(zygote_generation_)));
   return true;
@@ -353,7 +349,6 @@ bool Server::RequestSpawn() {
     prefork_error_ = "zygote: not taking requests";
     return false;
   }
-  ++spawn_pending_;
   return true;
 }
 
@@ -364,9 +359,9 @@ void Server::ReadSpawnReplies() {
     int rc = zygote_.ReadReply(&w, &err);
     if (rc == 0) return;
     if (rc < 0) {
-      // ReadReply has stopped it (SIGKILL); its pid is still to be reaped,
-      // and how it ended is what the log says.
-      pid_t pid = last_zygote_pid_;
+      // Stopped (SIGKILL) and reaped here, so that how it ended is what
+      // the log says.
+      const pid_t pid = zygote_.Stop();
       int st = 0;
       pid_t got;
       do {
@@ -378,7 +373,6 @@ void Server::ReadSpawnReplies() {
                                  : end);
       return;
     }
-    if (spawn_pending_ > 0) --spawn_pending_;
     if (w.pid < 0) {
       // As fork would: EAGAIN (RLIMIT_NPROC, pids), ENOMEM, EMFILE.
       prefork_error_ = err == EMFILE ? absl::StrCat("taking a waiting child's descriptors: ",
@@ -399,7 +393,7 @@ void Server::ReadSpawnReplies() {
 
 bool Server::WaitForWaitingChild() {
   prefork_error_.clear();
-  if (spawn_pending_ == 0 && !RequestSpawn()) return false;
+  if (zygote_.pending() == 0 && !RequestSpawn()) return false;
   const int64_t deadline = MonotonicMillis() + kSpawnWaitMs;
   while (idle_.empty()) {
     int64_t left = deadline - MonotonicMillis();
@@ -407,7 +401,7 @@ bool Server::WaitForWaitingChild() {
     pollfd p = {zygote_.fd(), POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) break;
     ReadSpawnReplies();
-    if (idle_.empty() && spawn_pending_ == 0) break;  // it answered: a failure
+    if (idle_.empty() && zygote_.pending() == 0) break;  // it answered: a failure
   }
   if (!idle_.empty()) return true;
   if (prefork_error_.empty()) prefork_error_ = "zygote: no waiting child in time";
@@ -416,7 +410,6 @@ bool Server::WaitForWaitingChild() {
 
 void Server::ZygoteEnded(const std::string& why) {
   zygote_.Stop();
-  spawn_pending_ = 0;
   prefork_error_ = why;
   Emit(LogRecord("error").Str("proto", Proto()).Str("what", why));
 }
@@ -427,7 +420,6 @@ void Server::ReplaceZygote(const std::string& why) {
            .Int("pid", zygote_.pid())
            .Int("generation", static_cast<int64_t>(zygote_generation_)));
   zygote_.Stop();
-  spawn_pending_ = 0;
   CloseIdle();  // they share the old layout: they exit, the pool refills
 }
 
@@ -704,9 +696,9 @@ int Server::Run() {
   int64_t drain_deadline = 0;
   bool killed = false;
   // The first zygote must start: a failure here is a set-up error (e.g. a
-  // dynamic build, which cannot be exec'd inside the chroot).
-  // Up to three tries, so one unexplained early death (seen once in CI,
-  // diagnosed by the status now in the message) does not stop the service.
+  // dynamic build, which cannot be exec'd inside the chroot). Up to three
+  // tries, so a zygote killed from outside during its set-up does not stop
+  // the service; a real set-up error fails all three.
   bool zygote_up = false;
   for (int attempt = 0; attempt < 3 && !zygote_up; ++attempt) {
     zygote_retry_at_ms_ = 0;
@@ -722,7 +714,6 @@ int Server::Run() {
       draining_ = true;
       close(config_.listen_fd);  // another instance may take over the socket
       zygote_.Stop();
-      spawn_pending_ = 0;
       CloseIdle();
       drain_deadline = MonotonicMillis() + config_.drain_timeout_ms;
       Emit(LogRecord("draining").Str("proto", Proto())

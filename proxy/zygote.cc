@@ -34,17 +34,9 @@ static_assert(std::is_trivially_copyable_v<SpawnReply>, "sent as bytes");
 constexpr int kMaxReplyFds = 3;
 
 // In the forked child of the parent: fixed fds, then exec. Async-signal-safe.
+// Signals stay blocked (Start blocks them across fork), so no parent handler
+// runs here; exec resets the handlers and ZygoteMain unblocks them.
 [[noreturn]] void ExecZygote(int exe_fd, int devnull_fd, int channel) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_DFL;
-  sigemptyset(&sa.sa_mask);
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig != SIGKILL && sig != SIGSTOP) sigaction(sig, &sa, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
   // Copies above every fd in play first, so no move overwrites another.
   const int hi = std::max({exe_fd, devnull_fd, channel}) + 1;
   if (dup3(channel, hi, 0) != hi || dup3(exe_fd, hi + 1, O_CLOEXEC) != hi + 1 ||
@@ -185,7 +177,8 @@ absl::Status Zygote::Start(int exe_fd, int devnull_fd, const ZygoteSetup& setup_
   ZygoteSetup setup = setup_in;
   setup.zygote_insns = static_cast<uint32_t>(zygote_filter.program().size());
   setup.child_insns = static_cast<uint32_t>(child_filter.program().size());
-  // Signals stay blocked from fork until ExecZygote has reset every handler.
+  // Signals stay blocked from fork until the exec'd zygote unblocks them
+  // (handlers are reset by exec), so no parent handler runs in between.
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
@@ -255,7 +248,9 @@ bool Zygote::Request() {
   if (!running()) return false;
   SpawnRequest req;
   ssize_t n = send(fd_, &req, sizeof req, MSG_DONTWAIT | MSG_NOSIGNAL);
-  return n == static_cast<ssize_t>(sizeof req);
+  if (n != static_cast<ssize_t>(sizeof req)) return false;
+  ++pending_;
+  return true;
 }
 
 int Zygote::ReadReply(Spawned* out, int* err) {
@@ -276,9 +271,9 @@ int Zygote::ReadReply(Spawned* out, int* err) {
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
   if (n <= 0) {
     *err = n == 0 ? ESHUTDOWN : errno;
-    Stop();
     return -1;
   }
+  if (pending_ > 0) --pending_;
   int fds[kMaxReplyFds + 1];
   int count = 0;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
@@ -310,7 +305,6 @@ int Zygote::ReadReply(Spawned* out, int* err) {
   if (!ok) {
     for (int i = 0; i < count; ++i) close(fds[i]);
     *err = EBADMSG;
-    Stop();
     return -1;
   }
   *out = Spawned{};
@@ -325,11 +319,14 @@ int Zygote::ReadReply(Spawned* out, int* err) {
   return 1;
 }
 
-void Zygote::Stop() {
+pid_t Zygote::Stop() {
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  if (pid_ > 0) kill(pid_, SIGKILL);
+  pending_ = 0;
+  const pid_t pid = pid_;
+  if (pid > 0) kill(pid, SIGKILL);
   pid_ = -1;
+  return pid;
 }
 
 int ZygoteMain(char* argv0) {
@@ -341,6 +338,10 @@ int ZygoteMain(char* argv0) {
   sa.sa_handler = SIG_IGN;
   sigemptyset(&sa.sa_mask);
   if (sigaction(SIGPIPE, &sa, nullptr) != 0) return 71;
+  // Blocked by the parent across fork and exec (Zygote::Start).
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return 71;
   if (!IsType(kZygoteChannelFd, S_IFSOCK)) {
     static const char kMsg[] =
         "sallyport-zygote: started by hand? It is started by sallyport itself.\n";

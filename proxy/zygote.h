@@ -105,23 +105,26 @@ class Zygote {
   bool running() const { return fd_ >= 0; }
   pid_t pid() const { return pid_; }
   int fd() const { return fd_; }
+  // Requests sent and not yet answered (0 after Start and Stop).
+  size_t pending() const { return pending_; }
   // Sends one SpawnRequest without blocking; false if the channel is full
   // or gone (see running()).
   bool Request();
   // Reads one reply without blocking. 1: `*out` is a waiting child (or,
   // with out->pid == -1, a failure, `*err` set: the zygote's fork errno, or
   // EMFILE when this process had no room for the child's descriptors; the
-  // child then exits by itself); 0: nothing yet; -1: the
-  // channel ended or sent something malformed (the zygote is stopped:
-  // running() is false; `*err` says why).
+  // child then exits by itself); 0: nothing yet; -1: the channel ended or
+  // sent something malformed (`*err`: ESHUTDOWN, EBADMSG or recvmsg's
+  // errno); the caller then Stop()s it.
   int ReadReply(Spawned* out, int* err);
-  // Closes the channel (the zygote exits on EOF) and SIGKILLs it. Its pid
-  // is still to be reaped by the caller.
-  void Stop();
+  // Closes the channel (the zygote exits on EOF) and SIGKILLs it. Returns
+  // its pid (-1 if none was running), which the caller still has to reap.
+  pid_t Stop();
 
  private:
   pid_t pid_ = -1;
   int fd_ = -1;
+  size_t pending_ = 0;
 };
 
 // The zygote's main: runs in the exec'd process; `argv0` is its argv[0]

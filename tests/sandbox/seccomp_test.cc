@@ -56,40 +56,29 @@
 namespace sallyport::sandbox {
 namespace {
 
+// Compiled once per policy, before any fork (a child never runs libseccomp).
+const CompiledFilter& CompileOrDie(const policy::SyscallPolicy& p) {
+  auto c = CompileFilter(p);
+  if (!c.ok()) {
+    std::fprintf(stderr, "%s policy: %s\n", p.name, c.status().ToString().c_str());
+    abort();
+  }
+  return *new CompiledFilter(*std::move(c));
+}
+
 const CompiledFilter& ChildFilter() {
-  static const CompiledFilter* f = [] {
-    auto c = CompileFilter(policy::ChildPolicy());
-    if (!c.ok()) {
-      std::fprintf(stderr, "child policy: %s\n", c.status().ToString().c_str());
-      abort();
-    }
-    return new CompiledFilter(*std::move(c));
-  }();
-  return *f;
+  static const CompiledFilter& f = CompileOrDie(policy::ChildPolicy());
+  return f;
 }
 
 const CompiledFilter& ParentFilter() {
-  static const CompiledFilter* f = [] {
-    auto c = CompileFilter(policy::ParentPolicy());
-    if (!c.ok()) {
-      std::fprintf(stderr, "parent policy: %s\n", c.status().ToString().c_str());
-      abort();
-    }
-    return new CompiledFilter(*std::move(c));
-  }();
-  return *f;
+  static const CompiledFilter& f = CompileOrDie(policy::ParentPolicy());
+  return f;
 }
 
 const CompiledFilter& ZygoteFilter() {
-  static const CompiledFilter* f = [] {
-    auto c = CompileFilter(policy::ZygotePolicy());
-    if (!c.ok()) {
-      std::fprintf(stderr, "zygote policy: %s\n", c.status().ToString().c_str());
-      abort();
-    }
-    return new CompiledFilter(*std::move(c));
-  }();
-  return *f;
+  static const CompiledFilter& f = CompileOrDie(policy::ZygotePolicy());
+  return f;
 }
 
 constexpr int kInstallFailed = 99;
