@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   }
   const sallyport::policy::SyscallPolicy* policies[] = {
       &sallyport::policy::ChildPolicy(), &sallyport::policy::ZygotePolicy(),
-      &sallyport::policy::ParentPolicy()};
+      &sallyport::policy::RelayPolicy(), &sallyport::policy::ParentPolicy()};
   for (const auto* p : policies) {
     auto f = sallyport::sandbox::CompileFilter(*p);
     if (!f.ok()) {

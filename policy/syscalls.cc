@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <asm/prctl.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
@@ -44,6 +45,16 @@ std::vector<SyscallRule> KillOneProcess(int sig) {
   return rules;
 }
 
+// malloc, the same in every process.
+SyscallGroup MemoryGroup(const char* name) {
+  return {name, "malloc: brk, anonymous private RW mappings, never executable or shared",
+          {{"brk"}, {"munmap"},
+           {"mmap", {BitsWithin(2, kRW), BitsAre(3, kAnon, MAP_NORESERVE)}},
+           {"mremap", {BitsWithin(3, MREMAP_MAYMOVE)}},
+           {"mprotect", {BitsWithin(2, kRW)}},
+           {"madvise", {Eq(2, MADV_DONTNEED)}}}};
+}
+
 std::vector<SyscallRule> Join(std::vector<SyscallRule> a, const std::vector<SyscallRule>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
@@ -64,7 +75,7 @@ std::vector<ArgCond> PidOfOneProcess(unsigned arg) {
 const SyscallPolicy& ChildPolicy() {
   static const SyscallPolicy* const p = new SyscallPolicy{
       "child",
-      "one connection: parse hostile bytes, connect one backend, relay",
+      "one connection: parse hostile bytes, connect one backend, replay, hand both sockets on",
       /*includes=*/{},
       {
           {"io", "bytes on sockets and pipes it already holds",
@@ -79,17 +90,10 @@ const SyscallPolicy& ChildPolicy() {
           {"ownership", "lstat/readlink the route, SO_PEERCRED of the connected backend",
            {{"newfstatat"}, {"readlink"}, {"readlinkat"},
             {"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_PEERCRED)}}}},
-          {"relay", "zero-copy relay: pipe pair + splice, half-close",
-           {{"pipe2", {BitsWithin(1, O_CLOEXEC | O_NONBLOCK)}}, {"splice"}, {"shutdown"}}},
-          {"fds", "close, toggle O_NONBLOCK, grow a busy relay pipe",
-           {{"close"}, {"fcntl", {Eq(1, F_GETFL)}}, {"fcntl", {Eq(1, F_SETFL)}},
-            {"fcntl", {Eq(1, F_SETPIPE_SZ)}}}},
-          {"memory", "malloc: brk, anonymous private RW mappings, never executable or shared",
-           {{"brk"}, {"munmap"},
-            {"mmap", {BitsWithin(2, kRW), BitsAre(3, kAnon, MAP_NORESERVE)}},
-            {"mremap", {BitsWithin(3, MREMAP_MAYMOVE)}},
-            {"mprotect", {BitsWithin(2, kRW)}},
-            {"madvise", {Eq(2, MADV_DONTNEED)}}}},
+          {"answer", "half-close after answering a refusal, so the client reads it",
+           {{"shutdown"}}},
+          {"fds", "close", {{"close"}}},
+          MemoryGroup("memory"),
           {"runtime", "randomness, clocks (vDSO fallback), kernel-restarted calls, the handshake alarm",
            {{"getrandom"}, {"clock_gettime"}, {"restart_syscall"}, {"alarm"}}},
           {"once", "pthread_once/std::call_once wake waiters after a first-use init (Botan error paths); private wake only",
@@ -110,10 +114,12 @@ const SyscallPolicy& ZygotePolicy() {
       "fork server: forks waiting children (as the parent's children) from a small exec'd image",
       /*includes=*/{&ChildPolicy()},  // a waiting child runs under both, then the child filter too
       {
-          {"spawn", "fork a child that the parent reaps (CLONE_PARENT); one SOCK_SEQPACKET channel "
-                    "per waiting child for its connection; pipes for its reports (child: pipe2)",
+          {"spawn", "fork a child that the parent reaps (CLONE_PARENT); two SOCK_SEQPACKET "
+                    "channels per waiting child (its connection in, its report out), and with "
+                    "--accept-proxy a pipe for the parent's verdict",
            {{"clone", {Eq(0, kSpawnFlags), Eq(1, 0)}},
-            {"socketpair", {Eq(0, AF_UNIX), Eq(1, SOCK_SEQPACKET | SOCK_CLOEXEC), Eq(2, 0)}}}},
+            {"socketpair", {Eq(0, AF_UNIX), Eq(1, SOCK_SEQPACKET | SOCK_CLOEXEC), Eq(2, 0)}},
+            {"pipe2", {Eq(1, O_CLOEXEC | O_NONBLOCK)}}}},
           {"child-setup", "what a fresh waiting child does before the child filter: close the "
                           "zygote's fds, limits, then lock",
            {{"close_range"},
@@ -125,21 +131,52 @@ const SyscallPolicy& ZygotePolicy() {
   return *p;
 }
 
+const SyscallPolicy& RelayPolicy() {
+  static const SyscallPolicy* const p = new SyscallPolicy{
+      "relay",
+      "every routed connection after its child: splice bytes both ways, half-close, idle timeout",
+      /*includes=*/{},
+      {
+          {"relay-channel", "the parent's messages (descriptors in, reports out) on fd 3",
+           {{"recvmsg"}, {"sendmsg"}}},
+          {"relay-check", "each descriptor pair before use: a connected stream socket of the expected "
+                    "family",
+           {{"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_DOMAIN)}},
+            {"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_TYPE)}},
+            {"getpeername"}}},
+          {"relay-wait", "readiness of every held socket",
+           {{"epoll_wait"}, {"epoll_pwait"},
+            {"epoll_ctl", {Eq(1, EPOLL_CTL_ADD)}}}},
+          {"relay-splice", "zero-copy relay: pooled pipes + splice, grow a busy pipe, half-close",
+           {{"pipe2", {Eq(1, O_CLOEXEC | O_NONBLOCK)}}, {"splice"}, {"shutdown"},
+            {"fcntl", {Eq(1, F_SETPIPE_SZ)}}}},
+          {"relay-fds", "close, set O_NONBLOCK on a new pair",
+           {{"close"}, {"fcntl", {Eq(1, F_GETFL)}}, {"fcntl", {Eq(1, F_SETFL)}}}},
+          MemoryGroup("relay-memory"),
+          {"relay-runtime", "clocks (vDSO fallback), kernel-restarted calls",
+           {{"clock_gettime"}, {"restart_syscall"}}},
+          {"relay-exit", "leave", {{"exit"}, {"exit_group"}}},
+      },
+      {}};
+  return *p;
+}
+
 const SyscallPolicy& ParentPolicy() {
   static const SyscallPolicy* const p = new SyscallPolicy{
       "parent",
       "acceptor: accept, start the zygote, hand connections to waiting children, reap, log",
       // Filters stack: the zygote runs under the parent's filter and its
       // own, a waiting child under those and the child filter.
-      /*includes=*/{&ZygotePolicy()},
+      /*includes=*/{&ZygotePolicy(), &RelayPolicy()},
       {
           {"accept", "take connections; learn the local address for PROXY headers",
            {{"accept4", {BitsWithin(3, kSockFlags)}}, {"getsockname"}}},
           {"fork", "fork() exactly as glibc does it (no threads, no namespaces) to start the "
                    "zygote; reap it and every child",
            {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
-          {"zygote-exec", "exec the zygote from the binary opened before chroot (an fd, "
-                          "AT_EMPTY_PATH: no path is looked up), and the static binary's start-up",
+          {"helper-exec", "exec the zygote and the relay from the binary opened before chroot "
+                          "(an fd, AT_EMPTY_PATH: no path is looked up), and the static binary's "
+                          "start-up",
            {{"execveat", {Eq(2 + 2, AT_EMPTY_PATH)}},
             {"arch_prctl", {Eq(0, ARCH_SET_FS)}},
             {"set_tid_address"}}},
@@ -148,7 +185,9 @@ const SyscallPolicy& ParentPolicy() {
            Join({{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"}},
                 KillOneProcess(SIGKILL))},
           {"identity", "own pid for log lines", {{"getpid"}}},
-          {"zygote-setup", "what the forked zygote does before exec: stdio and its channel onto "
+          {"relay-start", "the exec'd relay makes its epoll set before its own filter",
+           {{"epoll_create1", {Eq(0, EPOLL_CLOEXEC)}}}},
+          {"helper-setup", "what a forked helper does before exec: stdio and its channel onto "
                            "fixed fds (dup3: the binary's fd stays close-on-exec), close the rest, "
                            "die with the parent, not dumpable (also after exec)",
            {{"dup2"}, {"dup3"},

@@ -109,7 +109,8 @@ struct SyscallPolicy {
 };
 
 // The per-connection child: parses hostile bytes, connects to one backend,
-// relays. Loaded before the first byte is read.
+// replays, hands both sockets to the parent for the relay. Loaded before
+// the first byte is read.
 const SyscallPolicy& ChildPolicy();
 
 // The fork server (proxy/zygote.h): exec'd once by the parent, forks the
@@ -117,10 +118,14 @@ const SyscallPolicy& ChildPolicy();
 // waiting child does before the child filter ("child-setup").
 const SyscallPolicy& ZygotePolicy();
 
-// The acceptor: accepts, starts (execs) the zygote, reaps. Includes
-// ZygotePolicy() (stacking: the zygote and every child run under the
-// parent's filter too) and the "child-setup" group (what the forked
-// zygote does before exec).
+// The relay (proxy/relay_process.h): exec'd once by the parent, holds
+// every routed connection and splices its bytes. No socket, connect, open,
+// exec or fork.
+const SyscallPolicy& RelayPolicy();
+
+// The acceptor: accepts, starts (execs) the zygote and the relay, reaps.
+// Includes ZygotePolicy() and RelayPolicy() (stacking: the helpers and
+// every child run under the parent's filter too).
 const SyscallPolicy& ParentPolicy();
 
 // `policy`'s groups followed by those of its includes (depth first, each

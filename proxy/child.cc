@@ -90,6 +90,7 @@ class Session {
   }
 
   ChildReport Run();
+  int backend() const { return backend_; }
 
  private:
   // Each returns false when the connection is finished (report filled in).
@@ -97,7 +98,7 @@ class Session {
   bool AwaitAdmission();
   bool ReadHandshake(std::string initial);
   bool Route();
-  bool ConnectAndRelay();
+  bool ConnectAndReplay();
 
   void Refuse(Outcome outcome, const std::string& detail, uint16_t code,
               const std::string& answer);
@@ -124,6 +125,7 @@ class Session {
   std::string replay_;
   policy::Route route_;
   ChildReport report_;
+  int backend_ = -1;  // set once the replay is written: handed to the relay
 };
 
 void Session::Refuse(Outcome outcome, const std::string& detail, uint16_t code,
@@ -152,7 +154,7 @@ ChildReport Session::Run() {
     sallyport_test_hook_after_handshake(hostname_.c_str());
   }
   if (!Route()) return report_;
-  ConnectAndRelay();
+  ConnectAndReplay();
   return report_;
 }
 
@@ -310,7 +312,7 @@ bool Session::Route() {
   return true;
 }
 
-bool Session::ConnectAndRelay() {
+bool Session::ConnectAndReplay() {
   int backend = sandbox::ConnectRoute(route_, ctx_.unmapped_uid);
   if (backend < 0) {
     std::string why = absl::StrCat("backend ", route_.dir, "/", route_.socket_name,
@@ -344,22 +346,8 @@ bool Session::ConnectAndRelay() {
     return false;
   }
   report_.bytes_up = replay_.size();
-  RelayResult r = Relay(client_, backend, ctx_.idle_timeout_ms);
-  close(backend);
-  report_.bytes_up += r.client_to_backend;
-  report_.bytes_down = r.backend_to_client;
-  switch (r.end) {
-    case RelayResult::End::kClosed:
-      Finish(Outcome::kRelayed, "both sides closed");
-      break;
-    case RelayResult::End::kIdleTimeout:
-      Finish(Outcome::kIdleTimeout, "no data either way for --idle-timeout");
-      break;
-    case RelayResult::End::kReset:
-    case RelayResult::End::kError:
-      Finish(Outcome::kRelayError, absl::StrCat("relay: ", strerror(r.error)));
-      break;
-  }
+  backend_ = backend;
+  Finish(Outcome::kHandedOff, "replayed; relaying");
   return true;
 }
 
@@ -371,9 +359,11 @@ std::string LimitRefusal(Protocol protocol) {
              : parser::FatalAlertRecord(parser::TlsAlert::kInternalError);
 }
 
-ChildReport ServeConnection(int client, const ChildContext& ctx) {
+ChildReport ServeConnection(int client, const ChildContext& ctx, int* backend) {
   Session session(client, ctx);
-  return session.Run();
+  ChildReport r = session.Run();
+  *backend = session.backend();
+  return r;
 }
 
 }  // namespace sallyport::proxy

@@ -2,7 +2,10 @@
 // proxy/child.h — everything one connection's process does after lockdown:
 // read the handshake (under a deadline), parse it, canonicalise the name,
 // apply the ownership policy, connect to the tenant's socket, optionally
-// send a PROXY header, replay the exact bytes read, then relay both ways.
+// send a PROXY header and replay the exact bytes read. Then the connection
+// leaves the child: its two sockets go, with the report, to the parent,
+// which passes them on to the relay (proxy/relay_process.h), and the child
+// exits.
 //
 // Side of the trust boundary: child. It runs after sandbox::LockdownChild,
 // so it only uses syscalls the child policy allows; its working directory is
@@ -46,7 +49,7 @@ struct ChildContext {
   int report_fd = -1;   // write end of the report pipe (accept_proxy only)
   int verdict_fd = -1;  // read end of the verdict pipe (accept_proxy only)
   int handshake_timeout_ms = 10000;  // ClientHello / request head deadline
-  int idle_timeout_ms = 300000;      // relay idle limit
+  int idle_timeout_ms = 300000;      // relay idle limit (the relay's)
   // The accepted connection's addresses (source = client, destination =
   // our local address). Replaced by the upstream's with --accept-proxy.
   parser::ProxyEndpoints endpoints;
@@ -55,12 +58,15 @@ struct ChildContext {
   std::optional<uid_t> unmapped_uid;
 };
 
-// Serves the connection on `client` to completion and returns what
-// happened. Closes nothing but the backend socket it opened; the caller
-// writes the report to the parent and exits. In test builds only
+// Serves the connection on `client` up to the hand-off and returns what
+// happened. With outcome kHandedOff, `*backend` is the connected backend
+// socket (the replay written) and the caller sends the report with both
+// sockets to the parent; otherwise `*backend` is -1, the connection has been
+// answered, and the caller sends the report alone. Closes nothing but a
+// backend socket it failed to use. In test builds only
 // (//proxy:sallyport_testhooks) a weak hook (proxy/test_hooks.h) runs once
 // the host name is known.
-ChildReport ServeConnection(int client, const ChildContext& ctx);
+ChildReport ServeConnection(int client, const ChildContext& ctx, int* backend);
 
 // What a connection refused for load or limits gets, from the parent or
 // from a child told so by the parent: HTTP 503 with Connection: close, or a

@@ -39,6 +39,33 @@ int SendConnection(int channel, int fd, const ConnectionHeader& header) noexcept
 // exactly one descriptor (extra descriptors are closed), or -errno.
 int ReceiveConnection(int channel, ConnectionHeader* header) noexcept;
 
+// The two primitives under every descriptor-passing channel of sallyport
+// (hand-off, zygote replies, child reports, relay). One message of `len`
+// bytes with `nfds` (0..kMaxPassedFds) descriptors. Returns 0 when the
+// whole message was sent, or -errno (-EMSGSIZE for a short send). `flags`
+// is added to MSG_NOSIGNAL (e.g. MSG_DONTWAIT).
+inline constexpr int kMaxPassedFds = 4;
+int SendWithFds(int channel, const void* msg, size_t len, const int* fds, int nfds,
+                int flags) noexcept;
+
+// What RecvWithFds got: the message's length (0 at EOF), the descriptors
+// (close-on-exec), and whether anything was cut off: a longer message
+// (MSG_TRUNC) or descriptors beyond `max_fds` or beyond this process's
+// RLIMIT_NOFILE (MSG_CTRUNC: the kernel dropped those).
+struct Received {
+  ssize_t len = 0;
+  int fds[kMaxPassedFds + 1] = {-1, -1, -1, -1, -1};
+  int nfds = 0;
+  bool truncated = false;
+  bool fds_truncated = false;
+  void CloseFds() noexcept;
+};
+
+// Receives one message into `buf` (`len` bytes at most), taking up to
+// kMaxPassedFds + 1 descriptors, so that one too many is seen rather than
+// lost. Returns 0 (see `*out`) or -errno (-EAGAIN with MSG_DONTWAIT).
+int RecvWithFds(int channel, void* buf, size_t len, int flags, Received* out) noexcept;
+
 }  // namespace sallyport::proxy
 
 #endif  // SALLYPORT_PROXY_HANDOFF_H_

@@ -10,6 +10,7 @@
 // sandbox::LockdownParent (warm-up, namespaces, chroot, user drop,
 // no_new_privs, parent filter) → serve.
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@
 #include "proxy/cidr.h"
 #include "proxy/log.h"
 #include "proxy/listener.h"
+#include "proxy/relay_process.h"
 #include "proxy/server.h"
 #include "proxy/warmup.h"
 #include "proxy/zygote.h"
@@ -129,6 +132,10 @@ int main(int argc, char** argv) {
   // argv[0] (proxy/zygote.h); it parses no flags and touches little memory.
   if (argc >= 1 && strcmp(argv[0], sallyport::proxy::kZygoteArgv0) == 0) {
     return sallyport::proxy::ZygoteMain(argv[0]);
+  }
+  // So is the relay (proxy/relay_process.h).
+  if (argc >= 1 && strcmp(argv[0], sallyport::proxy::kRelayArgv0) == 0) {
+    return sallyport::proxy::RelayMain(argv[0]);
   }
   absl::FlagsUsageConfig usage_config;
   usage_config.version_string = [] {
@@ -251,10 +258,22 @@ int main(int argc, char** argv) {
     if (prefork > 4096) return Fail("--prefork: at most 4096 waiting children");
     config.prefork = static_cast<size_t>(prefork);
   }
-  // The parse phase is bounded by the child's SIGALRM backstop; RLIMIT_CPU
-  // only bounds a runaway relay, so it must not cut long legitimate
-  // transfers (splice costs ~0.3 s of CPU per GiB).
-  config.child_limits.cpu_seconds = 3600;
+  // A child parses, routes and replays; the relay process moves the bytes.
+  // So RLIMIT_CPU keeps its default (sandbox/lockdown.h) and the child's fd
+  // budget gets room for the descriptors other sallyport processes may have
+  // in flight when it sends its two sockets (sandbox/lockdown.h): hand-offs
+  // and zygote replies (prefork x 4) and reports and relay hand-ons
+  // (--max-connections x 4), within this process's hard limit.
+  {
+    struct rlimit nofile;
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    const rlim_t want = 4 * static_cast<rlim_t>(absl::GetFlag(FLAGS_max_connections)) +
+                        4 * static_cast<rlim_t>(config.prefork) + 64;
+    const rlim_t budget = 3 + sallyport::sandbox::kMaxKeptFds +
+                          sallyport::sandbox::kChildConnectionFds;
+    const rlim_t room = nofile.rlim_max > budget ? nofile.rlim_max - budget : 0;
+    config.child_limits.fds_in_flight = std::min(want, room);
+  }
 
   char* hosts_real = realpath(absl::GetFlag(FLAGS_hosts).c_str(), nullptr);
   if (hosts_real == nullptr) {
@@ -272,8 +291,9 @@ int main(int argc, char** argv) {
     if (max_children < 0) return Fail("--zygote-max-children must be 0 or positive");
     config.zygote_max_children = static_cast<uint64_t>(max_children);
   }
-  // The zygote is exec'd from this very binary after chroot, where no path
-  // leads to it: keep it open (close-on-exec; exec'd through the fd).
+  // The zygote and the relay are exec'd from this very binary after chroot,
+  // where no path leads to it: keep it open (close-on-exec; exec'd through
+  // the fd).
   config.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
   if (config.exe_fd < 0) {
     return Fail(absl::StrCat("open /proc/self/exe (the zygote is exec'd from it): ",
@@ -288,6 +308,9 @@ int main(int argc, char** argv) {
   auto zygote_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ZygotePolicy());
   if (!zygote_filter.ok()) return Fail(absl::StrCat("zygote filter: ", zygote_filter.status().ToString()));
   config.zygote_filter = &*zygote_filter;
+  auto relay_filter = sallyport::sandbox::CompileFilter(sallyport::policy::RelayPolicy());
+  if (!relay_filter.ok()) return Fail(absl::StrCat("relay filter: ", relay_filter.status().ToString()));
+  config.relay_filter = &*relay_filter;
 
   if (absl::Status s = sallyport::proxy::PrepareSignals(); !s.ok()) {
     return Fail(std::string(s.message()));

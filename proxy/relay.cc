@@ -4,126 +4,359 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
+#include <cstring>
 #include <memory>
+
+#include "absl/strings/str_cat.h"
 
 namespace sallyport::proxy {
 namespace {
 
 constexpr size_t kSpliceChunk = 1 << 16;  // the default pipe capacity
-// Once a direction has moved this much, its pipe is grown to kBigPipe: bulk
-// transfers then need a quarter of the splice calls. Not earlier: pipe
-// pages count against fs.pipe-user-pages-soft for the whole user (all
-// children share the unprivileged uid), and idle connections must stay
-// small.
+// Once a direction has moved this much it keeps its pipe and grows it to
+// kBigPipe: bulk transfers then need a quarter of the splice calls. Not
+// earlier: pipe pages count against fs.pipe-user-pages-soft for the whole
+// user, and idle connections must stay small.
 constexpr uint64_t kGrowPipeAfter = 1 << 20;
 constexpr int kBigPipe = 1 << 20;
-// Backend -> client goes through user space: measured faster than splice
-// for a Unix-socket source (bench/RESULTS.md, "Bulk"). The buffer is
-// allocated on the first byte of that direction, so an idle connection
-// does not pay for it.
-constexpr size_t kCopyBuffer = 256 << 10;
+// Splices per direction before other connections get their turn.
+constexpr int kMaxRounds = 16;
+// Empty default-size pipes kept for the next connection that has bytes.
+constexpr size_t kMaxSparePipes = 32;
+constexpr int kMaxEvents = 64;
+// epoll data of the watched fd; connections carry (generation << 32) | slot
+// with generation >= 1.
+constexpr uint64_t kWatchTag = 0;
 
-struct Direction {
+int SetNonBlocking(int fd) {
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0) return -errno;
+  if (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
+  return 0;
+}
+
+}  // namespace
+
+struct RelayLoop::Flow {
   int from = -1;
   int to = -1;
-  bool copy = false;   // recv/send through `buf` instead of splice
-  int pipe_r = -1;     // splice mode
+  int pipe_r = -1;     // owned only while bytes wait in it, or once grown
   int pipe_w = -1;
   bool grown = false;
-  std::unique_ptr<char[]> buf;  // copy mode
-  size_t buf_off = 0;
-  size_t pending = 0;  // bytes read from `from`, not yet written to `to`
+  size_t pending = 0;  // bytes in the pipe, not yet written to `to`
   bool eof = false;    // `from` will send no more
   bool done = false;   // eof, drained, `to` shut down for writing
   uint64_t moved = 0;
 };
 
-void SetNonBlocking(int fd) {
-  int flags = fcntl(fd, F_GETFL);
-  if (flags >= 0 && !(flags & O_NONBLOCK)) fcntl(fd, F_SETFL, flags | O_NONBLOCK);
-}
+struct RelayLoop::Conn {
+  uint64_t id = 0;
+  uint32_t slot = 0;
+  uint32_t generation = 0;  // epoll data: (generation << 32) | slot
+  int client = -1;
+  int backend = -1;
+  Flow up;    // client -> backend
+  Flow down;  // backend -> client
+  bool live = false;
+  bool runnable = false;
+  uint64_t seen = 0;  // the Poll round that last pumped it
+  int64_t last = 0;   // last progress, CLOCK_MONOTONIC ms
+  Conn* prev = nullptr;
+  Conn* next = nullptr;
+};
 
-// One read from `from` into the direction's pipe or buffer. Returns >0
-// bytes, 0 at EOF, -EAGAIN when nothing is there, or another -errno.
-ssize_t Fill(Direction& d) {
-  ssize_t n;
-  if (d.copy) {
-    if (!d.buf) d.buf.reset(new char[kCopyBuffer]);
-    n = recv(d.from, d.buf.get(), kCopyBuffer, MSG_DONTWAIT);
-    if (n > 0) d.buf_off = 0;
-  } else {
-    n = splice(d.from, nullptr, d.pipe_w, nullptr, d.grown ? kBigPipe : kSpliceChunk,
-               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+
+
+absl::StatusOr<std::unique_ptr<RelayLoop>> RelayLoop::Create(int idle_timeout_ms,
+                                                             int watch_fd) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  if (watch_fd >= 0) {
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = kWatchTag;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, watch_fd, &ev) != 0) {
+      int e = errno;
+      close(ep);
+      return absl::InternalError(absl::StrCat("epoll_ctl: ", strerror(e)));
+    }
   }
-  return n < 0 ? -errno : n;
+  return std::unique_ptr<RelayLoop>(new RelayLoop(ep, idle_timeout_ms, watch_fd));
 }
 
-// One write of pending bytes to `to`. Returns >0 bytes, -EAGAIN, or -errno.
-ssize_t Drain(Direction& d) {
-  ssize_t n;
-  if (d.copy) {
-    n = send(d.to, d.buf.get() + d.buf_off, d.pending, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (n > 0) d.buf_off += static_cast<size_t>(n);
-  } else {
-    n = splice(d.pipe_r, nullptr, d.to, nullptr, d.pending,
-               SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+RelayLoop::RelayLoop(int epoll_fd, int idle_timeout_ms, int watch_fd)
+    : epoll_fd_(epoll_fd), idle_timeout_ms_(idle_timeout_ms), watch_fd_(watch_fd) {}
+
+RelayLoop::~RelayLoop() {
+  std::vector<RelayResult> ignored;
+  StopAll(&ignored);
+  for (auto& [r, w] : spare_pipes_) {
+    close(r);
+    close(w);
   }
-  return n < 0 ? -errno : n;
+  close(epoll_fd_);
 }
 
-// Moves as much as possible without blocking. Returns true if any byte moved
-// or state changed; sets *err to an errno that ends the relay.
-bool Pump(Direction& d, int* err) {
-  bool progress = false;
-  for (;;) {
-    if (d.pending == 0 && !d.eof) {
-      ssize_t n = Fill(d);
+size_t RelayLoop::pipes_held() const {
+  size_t n = spare_pipes_.size();
+  for (const auto& c : slots_) {
+    if (!c->live) continue;
+    n += (c->up.pipe_r >= 0) + (c->down.pipe_r >= 0);
+  }
+  return n;
+}
+
+int RelayLoop::Add(uint64_t id, int client, int backend) {
+  int rc = SetNonBlocking(client);
+  if (rc == 0) rc = SetNonBlocking(backend);
+  if (rc != 0) {
+    close(client);
+    close(backend);
+    return rc;
+  }
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(std::make_unique<Conn>());
+  }
+  Conn& c = *slots_[slot];
+  const uint32_t generation = c.generation + 1;
+  c = Conn{};
+  c.generation = generation;
+  c.slot = slot;
+  c.id = id;
+  c.client = client;
+  c.backend = backend;
+  c.up.from = client;
+  c.up.to = backend;
+  c.down.from = backend;
+  c.down.to = client;
+  epoll_event ev = {};
+  // Edge-triggered: every pump goes on until EAGAIN on one side, and the
+  // next edge on that side resumes it. Registering a socket that already
+  // has bytes queues its first event at once.
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+  ev.data.u64 = (uint64_t{generation} << 32) | slot;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, client, &ev) != 0 ||
+      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, backend, &ev) != 0) {
+    rc = -errno;
+    close(client);
+    close(backend);
+    c.client = c.backend = -1;
+    free_slots_.push_back(slot);
+    return rc;
+  }
+  c.live = true;
+  ++live_;
+  c.last = MonotonicMillis();
+  c.prev = lru_tail_;
+  if (lru_tail_ != nullptr) lru_tail_->next = &c;
+  lru_tail_ = &c;
+  if (lru_head_ == nullptr) lru_head_ = &c;
+  return 0;
+}
+
+void RelayLoop::Unlink(Conn& c) {
+  if (c.prev != nullptr) c.prev->next = c.next; else lru_head_ = c.next;
+  if (c.next != nullptr) c.next->prev = c.prev; else lru_tail_ = c.prev;
+  c.prev = c.next = nullptr;
+}
+
+void RelayLoop::Touch(Conn& c, int64_t now) {
+  c.last = now;
+  if (lru_tail_ == &c) return;
+  Unlink(c);
+  c.prev = lru_tail_;
+  if (lru_tail_ != nullptr) lru_tail_->next = &c;
+  lru_tail_ = &c;
+  if (lru_head_ == nullptr) lru_head_ = &c;
+}
+
+bool RelayLoop::TakePipe(Flow& f) {
+  if (!spare_pipes_.empty()) {
+    f.pipe_r = spare_pipes_.back().first;
+    f.pipe_w = spare_pipes_.back().second;
+    spare_pipes_.pop_back();
+    return true;
+  }
+  int p[2];
+  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) return false;
+  f.pipe_r = p[0];
+  f.pipe_w = p[1];
+  return true;
+}
+
+void RelayLoop::ReleasePipe(Flow& f) {
+  if (f.pipe_r < 0) return;
+  if (f.pending == 0 && !f.grown && spare_pipes_.size() < kMaxSparePipes) {
+    spare_pipes_.emplace_back(f.pipe_r, f.pipe_w);
+  } else {
+    close(f.pipe_r);
+    close(f.pipe_w);
+  }
+  f.pipe_r = f.pipe_w = -1;
+}
+
+void RelayLoop::Finish(Conn& c, RelayResult::End end, int error,
+                       std::vector<RelayResult>* done) {
+  if (!c.live) return;
+  RelayResult r;
+  r.id = c.id;
+  r.end = end;
+  r.error = error;
+  r.client_to_backend = c.up.moved;
+  r.backend_to_client = c.down.moved;
+  done->push_back(r);
+  ReleasePipe(c.up);
+  ReleasePipe(c.down);
+  close(c.client);
+  close(c.backend);
+  c.client = c.backend = -1;
+  Unlink(c);
+  if (c.runnable) {
+    runnable_.erase(std::find(runnable_.begin(), runnable_.end(), &c));
+    c.runnable = false;
+  }
+  c.live = false;
+  --live_;
+  free_slots_.push_back(c.slot);
+}
+
+// Returns 0 or the errno that ends the connection.
+int RelayLoop::PumpFlow(Flow& f, bool* progress, bool* more) {
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (f.pending == 0 && !f.eof) {
+      if (f.pipe_r < 0 && !TakePipe(f)) return errno;
+      ssize_t n = splice(f.from, nullptr, f.pipe_w, nullptr, f.grown ? kBigPipe : kSpliceChunk,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
-        d.pending = static_cast<size_t>(n);
-        progress = true;
+        f.pending = static_cast<size_t>(n);
+        *progress = true;
       } else if (n == 0) {
-        d.eof = true;
-        progress = true;
-      } else if (n == -EINTR) {
+        f.eof = true;
+        *progress = true;
+      } else if (errno == EINTR) {
         continue;
-      } else if (n != -EAGAIN) {
-        *err = static_cast<int>(-n);
-        return progress;
+      } else if (errno == EAGAIN) {
+        if (!f.grown) ReleasePipe(f);
+        return 0;
+      } else {
+        return errno;
       }
     }
-    if (d.pending > 0) {
-      ssize_t n = Drain(d);
+    if (f.pending > 0) {
+      ssize_t n = splice(f.pipe_r, nullptr, f.to, nullptr, f.pending,
+                         SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
-        d.pending -= static_cast<size_t>(n);
-        d.moved += static_cast<uint64_t>(n);
-        progress = true;
-        if (!d.copy && !d.grown && d.moved >= kGrowPipeAfter) {
-          d.grown = true;  // best effort: a refusal keeps the small pipe
-          fcntl(d.pipe_w, F_SETPIPE_SZ, kBigPipe);
+        f.pending -= static_cast<size_t>(n);
+        f.moved += static_cast<uint64_t>(n);
+        *progress = true;
+        if (!f.grown && f.moved >= kGrowPipeAfter) {
+          f.grown = true;  // best effort: a refusal keeps the small pipe
+          fcntl(f.pipe_w, F_SETPIPE_SZ, kBigPipe);
         }
-        continue;  // room again: read more
+        continue;
       }
-      if (n == -EINTR) continue;
-      if (n != -EAGAIN) {
-        *err = static_cast<int>(-n);
-        return progress;
-      }
-      return progress;  // `to` is full: wait for POLLOUT
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno != EAGAIN) return errno;
+      return 0;  // `to` is full: its EPOLLOUT edge resumes
     }
-    if (d.eof && !d.done) {
-      shutdown(d.to, SHUT_WR);
-      d.done = true;
-      progress = true;
+    if (f.eof && !f.done) {
+      shutdown(f.to, SHUT_WR);
+      f.done = true;
+      ReleasePipe(f);
+      *progress = true;
     }
-    return progress;  // nothing pending and `from` would block, or done
+    return 0;
   }
+  *more = true;
+  return 0;
 }
 
-}  // namespace
+bool RelayLoop::Pump(Conn& c, int64_t now, std::vector<RelayResult>* done) {
+  bool progress = false, more = false;
+  int err = 0;
+  if (!c.up.done) err = PumpFlow(c.up, &progress, &more);
+  if (err == 0 && !c.down.done) err = PumpFlow(c.down, &progress, &more);
+  if (err != 0) {
+    Finish(c, (err == EPIPE || err == ECONNRESET) ? RelayResult::End::kReset
+                                                  : RelayResult::End::kError,
+           err, done);
+    return true;
+  }
+  if (c.up.done && c.down.done) {
+    Finish(c, RelayResult::End::kClosed, 0, done);
+    return true;
+  }
+  if (progress) Touch(c, now);
+  if (more && !c.runnable) {
+    c.runnable = true;
+    runnable_.push_back(&c);
+  }
+  return false;
+}
+
+bool RelayLoop::Poll(int timeout_ms, std::vector<RelayResult>* done) {
+  int64_t now = MonotonicMillis();
+  const size_t ended_before = done->size();
+  while (lru_head_ != nullptr && lru_head_->last + idle_timeout_ms_ <= now) {
+    Finish(*lru_head_, RelayResult::End::kIdleTimeout, 0, done);
+  }
+  int wait = timeout_ms;
+  if (!runnable_.empty() || done->size() > ended_before) {  // news to hand back now
+    wait = 0;
+  } else if (lru_head_ != nullptr) {
+    int64_t left = lru_head_->last + idle_timeout_ms_ - now;
+    int l = static_cast<int>(std::min<int64_t>(left, INT32_MAX));
+    wait = wait < 0 ? l : std::min(wait, l);
+  }
+  epoll_event events[kMaxEvents];
+  int n = epoll_wait(epoll_fd_, events, kMaxEvents, wait);
+  now = MonotonicMillis();
+  const uint64_t round = ++round_;
+  bool watch_ready = false;
+  std::vector<Conn*> run;
+  run.swap(runnable_);
+  for (Conn* c : run) {
+    c->runnable = false;
+    c->seen = round;
+  }
+  for (int i = 0; i < n; ++i) {
+    const uint64_t tag = events[i].data.u64;
+    if (tag == kWatchTag) {
+      watch_ready = true;
+      continue;
+    }
+    const uint32_t slot = static_cast<uint32_t>(tag);
+    if (slot >= slots_.size()) continue;
+    Conn& c = *slots_[slot];
+    if (!c.live || c.generation != static_cast<uint32_t>(tag >> 32) || c.seen == round) {
+      continue;  // stale, or already in this round
+    }
+    c.seen = round;
+    run.push_back(&c);
+  }
+  for (Conn* c : run) {
+    if (c->live) Pump(*c, now, done);
+  }
+  return watch_ready;
+}
+
+void RelayLoop::StopAll(std::vector<RelayResult>* done) {
+  for (auto& c : slots_) {
+    if (c->live) Finish(*c, RelayResult::End::kStopped, 0, done);
+  }
+}
 
 int64_t MonotonicMillis() noexcept {
   struct timespec ts;
@@ -148,71 +381,6 @@ int WriteAll(int fd, absl::string_view bytes, int64_t deadline_ms) noexcept {
     if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return -errno;
   }
   return 0;
-}
-
-RelayResult Relay(int client, int backend, int idle_timeout_ms) noexcept {
-  RelayResult result;
-  SetNonBlocking(client);
-  SetNonBlocking(backend);
-  int p[2];
-  if (pipe2(p, O_NONBLOCK | O_CLOEXEC) != 0) {
-    result.end = RelayResult::End::kError;
-    result.error = errno;
-    return result;
-  }
-  Direction up;  // client -> backend: splice through the pipe
-  up.from = client;
-  up.to = backend;
-  up.pipe_r = p[0];
-  up.pipe_w = p[1];
-  Direction down;  // backend -> client: recv/send
-  down.from = backend;
-  down.to = client;
-  down.copy = true;
-
-  int64_t last_progress = MonotonicMillis();
-  for (;;) {
-    int err = 0;
-    bool progress = false;
-    if (!up.done) progress |= Pump(up, &err);
-    if (err == 0 && !down.done) progress |= Pump(down, &err);
-    if (err != 0) {
-      result.end = (err == EPIPE || err == ECONNRESET) ? RelayResult::End::kReset
-                                                       : RelayResult::End::kError;
-      result.error = err;
-      break;
-    }
-    if (up.done && down.done) break;
-    int64_t now = MonotonicMillis();
-    if (progress) last_progress = now;
-
-    struct pollfd fds[2];
-    int n = 0;
-    for (Direction* d : {&up, &down}) {
-      if (d->done) continue;
-      if (d->pending > 0) {
-        fds[n++] = {d->to, POLLOUT, 0};
-      } else {
-        fds[n++] = {d->from, POLLIN, 0};
-      }
-    }
-    int64_t left = last_progress + idle_timeout_ms - now;
-    if (left <= 0) {
-      result.end = RelayResult::End::kIdleTimeout;
-      break;
-    }
-    int r = poll(fds, n, static_cast<int>(left));
-    if (r < 0 && errno != EINTR) {
-      result.end = RelayResult::End::kError;
-      result.error = errno;
-      break;
-    }
-  }
-  result.client_to_backend = up.moved;
-  result.backend_to_client = down.moved;
-  close(p[0]);
-  close(p[1]);
-  return result;
 }
 
 }  // namespace sallyport::proxy

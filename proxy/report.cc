@@ -17,6 +17,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kBadProxyHeader: return "bad-proxy-header";
     case Outcome::kInternal: return "internal-error";
     case Outcome::kRefusedLimit: return "refused-limit";
+    case Outcome::kHandedOff: return "handed-off";
   }
   return "invalid";
 }
@@ -45,7 +46,7 @@ bool ValidateReport(const ChildReport& r) {
   if (r.magic != kReportMagic) return false;
   uint8_t o = static_cast<uint8_t>(r.outcome);
   if (o < static_cast<uint8_t>(Outcome::kRelayed) ||
-      o > static_cast<uint8_t>(Outcome::kRefusedLimit)) {
+      o > static_cast<uint8_t>(Outcome::kHandedOff)) {
     return false;
   }
   if (r.proxy_header_sent > 2) return false;

@@ -5,8 +5,10 @@
 // bytes and may be compromised), read by the parent. The parent therefore
 // treats a report as untrusted: fixed size, read once, every field checked
 // (ValidateReport) before use, and a missing or malformed report is logged
-// as such. It is no larger than PIPE_BUF, so the child's single write() is
-// atomic.
+// as such. Each report is one message on the child's SOCK_SEQPACKET report
+// channel; a kHandedOff report carries exactly two descriptors (the client
+// socket, which must be the one the parent handed over, and the backend
+// socket), any other carries none.
 #ifndef SALLYPORT_PROXY_REPORT_H_
 #define SALLYPORT_PROXY_REPORT_H_
 
@@ -33,6 +35,11 @@ enum class Outcome : uint8_t {
   kBadProxyHeader,       // --accept-proxy and no valid PROXY header
   kInternal,             // a local failure (lockdown, resources)
   kRefusedLimit,         // --accept-proxy: the parent refused the real client
+  // Routed, PROXY header and replay written: the report carries the client
+  // and backend sockets (SCM_RIGHTS) for the relay. Never logged as such:
+  // the relay's end of the connection (relayed, idle-timeout, relay-error)
+  // is.
+  kHandedOff,
 };
 const char* OutcomeName(Outcome o);
 
@@ -46,7 +53,7 @@ struct ChildReport {
   char hostname[256] = {};           // canonical name, NUL-terminated
   char detail[320] = {};             // why, NUL-terminated, printable ASCII
 };
-static_assert(sizeof(ChildReport) <= PIPE_BUF, "report must fit one atomic write");
+static_assert(sizeof(ChildReport) <= PIPE_BUF, "one small message");
 
 // With --accept-proxy, what the child tells the parent as soon as it has
 // parsed the trusted balancer's PROXY header, before it parses a single

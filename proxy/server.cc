@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "parser/tls_clienthello.h"
 #include "proxy/handoff.h"
 #include "proxy/relay.h"
+#include "proxy/relay_process.h"
 #include "proxy/zygote.h"
 #include "sandbox/lockdown.h"
 
@@ -158,11 +160,37 @@ class Server {
     int verdict_fd = -1;          // --accept-proxy: write end, else -1
     Peer peer;
     double started = 0;
-    std::string inbox;            // bytes read from report_fd so far
+    std::string inbox;            // messages read from report_fd so far
+    Received passed;              // descriptors that came with them
+    bool extra_fds = false;       // descriptors with more than one message
+    ino_t client_ino = 0;         // the accepted socket's inode (fstat)
     bool awaiting_source = false; // --accept-proxy: no SourceReport yet
     std::string client_key;       // admitted in limits_ under this key
     std::string proxied_display;  // the real client, from the SourceReport
     bool refused = false;         // the verdict refused it (logged then)
+  };
+
+  // A routed connection the relay holds: what its log line needs.
+  struct Held {
+    Peer peer;
+    std::string proxied_display;
+    std::string client_key;
+    double started = 0;
+    std::string host;
+    uint8_t proxy_header_sent = 0;
+    uint64_t replayed = 0;  // bytes_up written by the child
+    std::string end;        // how its child ended
+  };
+  // One line per connection, whoever ended it (child, relay, parent).
+  struct Line {
+    std::string host = "-";
+    std::string outcome;
+    std::string detail;
+    bool have_detail = false;
+    uint16_t answered = 0;
+    uint8_t proxy_header_sent = 0;
+    bool have_bytes = false;
+    uint64_t up = 0, down = 0;
   };
 
   bool ProxyMode() const { return !config_.trusted_proxies.empty(); }
@@ -192,9 +220,11 @@ class Server {
   void CloseIdle();  // drain: waiting children see EOF and exit
   void RetireOneIdle();  // the newest waiting child, and its fds, now
   size_t Working() const { return children_.size() - idle_.size() - gone_; }
+  // Connections in flight: in a child, or held by the relay.
+  size_t InFlight() const { return Working() + held_.size(); }
   bool PoolWanted() const {
     return !draining_ && idle_.size() + zygote_.pending() < config_.prefork &&
-           Working() + idle_.size() + zygote_.pending() <
+           InFlight() + idle_.size() + zygote_.pending() <
                static_cast<size_t>(config_.limits.max_connections);
   }
   void Refuse(int fd, const Peer& peer, const std::string& why);
@@ -202,7 +232,21 @@ class Server {
   void ReadSourceReport(pid_t pid);
   void ReapChildren();
   void RecordCrash(const Child& child, int sig);
-  void LogConnection(Child& child, int status);
+  // Reads one message from the child's report channel (its descriptors
+  // kept in child.passed); the read's result.
+  ssize_t ReadReportMessage(Child& child, char* buf, size_t len);
+  // The child has exited: log its connection, or pass it to the relay
+  // (true: then the limits stay taken until the relay reports its end).
+  bool FinishChild(Child& child, int status);
+  void EmitConnection(const Peer& peer, const std::string& proxied_display,
+                      const Line& line, double started, const std::string& end);
+  bool EnsureRelay();
+  void ReadRelayReports();
+  // The relay ended (`why`): every connection it held is logged as lost.
+  // `end`: how the relay ended, the `end` of each lost connection's line.
+  void RelayEnded(const std::string& why, const std::string& end, bool reaped);
+  void EndHeld(uint64_t id, const RelayDone& done);
+  void ReleaseHeld(const Held& h);
   void Emit(const LogRecord& r) {
     EmitLine(r.Format(config_.log_format, NowUnixSeconds()));
   }
@@ -225,6 +269,12 @@ class Server {
   int64_t last_zygote_error_ms_ = -1000000;
   uint64_t zygote_generation_ = 0;              // zygotes started so far
   uint64_t zygote_spawned_ = 0;                 // children from this zygote
+  RelayHandle relay_;
+  int64_t relay_retry_at_ms_ = 0;
+  int64_t last_relay_error_ms_ = -1000000;
+  std::string relay_error_;
+  absl::flat_hash_map<uint64_t, Held> held_;  // by relay id
+  uint64_t next_relay_id_ = 1;
   bool draining_ = false;
   int64_t resume_at_ms_ = 0;
   bool crash_paused_ = false;  // the pause is the crash budget's
@@ -439,6 +489,8 @@ void Server::HandOff(int fd, const Peer& peer) {
     pid_t pid = idle_.front();
     idle_.pop_front();
     Child& c = children_[pid];
+    struct stat st;
+    c.client_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
     int rc = SendConnection(c.handoff_fd, fd, header);
     close(c.handoff_fd);
     c.handoff_fd = -1;
@@ -466,8 +518,10 @@ void Server::TopUpPool() {
   // stop accepting — a connection that finds no waiting child forks its own
   // or is refused — it only delays the next top-up by kBackoffMs.
   int64_t now = MonotonicMillis();
-  // A zygote that died is restarted now, not when a connection needs it.
+  // A zygote or relay that died is restarted now, not when a connection
+  // needs it.
   if (!draining_ && !zygote_.running()) EnsureZygote();
+  if (!draining_ && !relay_.running()) EnsureRelay();
   if (now < pool_retry_at_ms_) return;
   if (zygote_.running() && config_.zygote_max_children > 0 &&
       zygote_spawned_ >= config_.zygote_max_children) {
@@ -513,7 +567,7 @@ void Server::ReadSourceReport(pid_t pid) {
   if (it == children_.end()) return;
   Child& c = it->second;
   char buf[sizeof(ChildReport)];
-  ssize_t n = read(c.report_fd, buf, sizeof buf);
+  ssize_t n = ReadReportMessage(c, buf, sizeof buf);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   c.awaiting_source = false;
   if (n <= 0) return;  // the child ended before reporting: reaped soon
@@ -565,12 +619,58 @@ void Server::ReadSourceReport(pid_t pid) {
            .Int("refused_total", static_cast<int64_t>(refused_)));
 }
 
-void Server::LogConnection(Child& child, int status) {
-  // The child has exited: what it wrote is all in the pipe. Read it all,
+ssize_t Server::ReadReportMessage(Child& child, char* buf, size_t len) {
+  Received got;
+  int rc = RecvWithFds(child.report_fd, buf, len, MSG_DONTWAIT, &got);
+  if (rc != 0) {
+    errno = -rc;
+    return -1;
+  }
+  if (got.nfds > 0 || got.fds_truncated) {
+    if (child.passed.nfds > 0 || child.passed.fds_truncated) {
+      child.extra_fds = true;  // only one message may carry descriptors
+      got.CloseFds();
+    } else {
+      child.passed = got;
+    }
+  }
+  if (got.truncated) return static_cast<ssize_t>(len) + 1;  // never a valid size
+  return got.len;
+}
+
+std::string ExitString(int status) {
+  return WIFSIGNALED(status) ? absl::StrCat("killed by ", SignalName(WTERMSIG(status)))
+                             : absl::StrCat("exit ", WEXITSTATUS(status));
+}
+
+void Server::EmitConnection(const Peer& peer, const std::string& proxied_display,
+                            const Line& line, double started, const std::string& end) {
+  LogRecord rec("connection");
+  rec.Str("proto", Proto()).Str("client", peer.display);
+  // The real client as the parent learnt it from the validated SourceReport
+  // (the child's own copy in the final report is not needed, nor trusted).
+  if (!proxied_display.empty()) rec.Str("proxied_client", proxied_display);
+  rec.Str("host", line.host).Str("outcome", line.outcome);
+  if (line.have_detail) rec.Str("detail", line.detail);
+  if (line.answered) {
+    rec.Int(config_.child.protocol == Protocol::kHttp ? "status" : "alert", line.answered);
+  }
+  if (line.proxy_header_sent) rec.Int("proxy_header", line.proxy_header_sent);
+  if (line.have_bytes) {
+    rec.Int("bytes_up", static_cast<int64_t>(line.up))
+        .Int("bytes_down", static_cast<int64_t>(line.down));
+  }
+  rec.Seconds("duration", MonoSeconds() - started);
+  rec.Str("end", end);
+  Emit(rec);
+}
+
+bool Server::FinishChild(Child& child, int status) {
+  // The child has exited: what it wrote is all in the channel. Read it all,
   // but never more than a SourceReport and a ChildReport could be.
-  char buf[sizeof(ChildReport)];
+  char buf[sizeof(ChildReport) + 1];
   while (child.inbox.size() <= sizeof(SourceReport) + sizeof(ChildReport)) {
-    ssize_t n = read(child.report_fd, buf, sizeof buf);
+    ssize_t n = ReadReportMessage(child, buf, sizeof buf);
     if (n <= 0) break;
     child.inbox.append(buf, static_cast<size_t>(n));
   }
@@ -579,36 +679,208 @@ void Server::LogConnection(Child& child, int status) {
     memcpy(&magic, child.inbox.data(), sizeof magic);
     if (magic == kSourceMagic) child.inbox.erase(0, sizeof(SourceReport));
   }
+  Received passed = child.passed;
+  child.passed = Received{};
   ChildReport r;
   bool have = child.inbox.size() == sizeof r;
   if (have) {
     memcpy(&r, child.inbox.data(), sizeof r);
     have = ValidateReport(r);
   }
-  LogRecord rec("connection");
-  rec.Str("proto", Proto()).Str("client", child.peer.display);
-  // The real client as the parent learnt it from the validated SourceReport
-  // (the child's own copy in the final report is not needed, nor trusted).
-  if (!child.proxied_display.empty()) rec.Str("proxied_client", child.proxied_display);
-  if (have) {
-    rec.Str("host", r.hostname[0] ? r.hostname : "-")
-        .Str("outcome", OutcomeName(r.outcome))
-        .Str("detail", r.detail);
-    if (r.answered) rec.Int(config_.child.protocol == Protocol::kHttp ? "status" : "alert",
-                            r.answered);
-    if (r.proxy_header_sent) rec.Int("proxy_header", r.proxy_header_sent);
-    rec.Int("bytes_up", static_cast<int64_t>(r.bytes_up))
-        .Int("bytes_down", static_cast<int64_t>(r.bytes_down));
-  } else {
-    rec.Str("host", "-").Str("outcome", "no-report");
+  const std::string end = ExitString(status);
+  Line line;
+  if (!have) {
+    if (passed.nfds > 0 || passed.fds_truncated || child.extra_fds) {
+      Emit(LogRecord("security").Str("proto", Proto()).Str("client", child.peer.display)
+               .Str("what", "the child sent descriptors without a valid hand-off report; "
+                            "closed them"));
+    }
+    passed.CloseFds();
+    line.outcome = "no-report";
+    EmitConnection(child.peer, child.proxied_display, line, child.started, end);
+    return false;
   }
-  rec.Seconds("duration", MonoSeconds() - child.started);
-  if (WIFSIGNALED(status)) {
-    rec.Str("end", absl::StrCat("killed by ", SignalName(WTERMSIG(status))));
-  } else {
-    rec.Str("end", absl::StrCat("exit ", WEXITSTATUS(status)));
+  line.host = r.hostname[0] ? r.hostname : "-";
+  line.outcome = OutcomeName(r.outcome);
+  line.detail = r.detail;
+  line.have_detail = true;
+  line.answered = r.answered;
+  line.proxy_header_sent = r.proxy_header_sent;
+  line.have_bytes = true;
+  line.up = r.bytes_up;
+  line.down = r.bytes_down;
+  const bool handed_off = r.outcome == Outcome::kHandedOff;
+  // A report without a hand-off carries no descriptors; a hand-off carries
+  // exactly the client socket this child was given and a backend socket.
+  std::string wrong;
+  if (child.extra_fds || passed.fds_truncated || passed.nfds != (handed_off ? 2 : 0)) {
+    wrong = absl::StrCat("the child's report came with ", passed.nfds,
+                         passed.fds_truncated ? "+" : "", " descriptors");
+  } else if (handed_off) {
+    struct stat st;
+    if (fstat(passed.fds[0], &st) != 0 || !S_ISSOCK(st.st_mode) ||
+        st.st_ino != child.client_ino) {
+      wrong = "the child handed back a client descriptor that is not its connection's";
+    }
   }
-  Emit(rec);
+  if (!wrong.empty()) {
+    passed.CloseFds();
+    Emit(LogRecord("security").Str("proto", Proto()).Str("client", child.peer.display)
+             .Str("what", absl::StrCat(wrong, "; closed them")));
+    line.outcome = OutcomeName(Outcome::kInternal);
+    line.detail = wrong;
+    EmitConnection(child.peer, child.proxied_display, line, child.started, end);
+    return false;
+  }
+  if (!handed_off) {
+    EmitConnection(child.peer, child.proxied_display, line, child.started, end);
+    return false;
+  }
+  if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || !EnsureRelay()) {
+    // A child that died after handing off is not trusted with the
+    // connection; without a relay there is nobody to hold it.
+    passed.CloseFds();
+    line.outcome = OutcomeName(Outcome::kRelayError);
+    line.detail = WIFSIGNALED(status) || WEXITSTATUS(status) != 0
+                      ? "the child died after its hand-off; connection closed"
+                      : absl::StrCat("no relay: ", relay_error_);
+    EmitConnection(child.peer, child.proxied_display, line, child.started, end);
+    return false;
+  }
+  const uint64_t id = next_relay_id_++;
+  Held& h = held_[id];
+  h.peer = child.peer;
+  h.proxied_display = child.proxied_display;
+  h.client_key = child.client_key;
+  h.started = child.started;
+  h.host = line.host;
+  h.proxy_header_sent = r.proxy_header_sent;
+  h.replayed = r.bytes_up;
+  h.end = end;
+  relay_.Add(id, passed.fds[0], passed.fds[1]);
+  return true;
+}
+
+bool Server::EnsureRelay() {
+  if (relay_.running()) return true;
+  int64_t now = MonotonicMillis();
+  if (now < relay_retry_at_ms_) return false;
+  absl::Status st = relay_.Start(config_.exe_fd, config_.devnull_fd,
+                                 config_.child.idle_timeout_ms, *config_.relay_filter,
+                                 kZygoteStartTimeoutMs);
+  if (!st.ok()) {
+    relay_retry_at_ms_ = now + kBackoffMs;
+    relay_error_ = std::string(st.message());
+    if (now - last_relay_error_ms_ >= 1000) {  // at most one line a second
+      last_relay_error_ms_ = now;
+      Emit(LogRecord("error").Str("proto", Proto()).Str("what", relay_error_));
+    }
+    return false;
+  }
+  Emit(LogRecord("relay").Str("proto", Proto()).Int("pid", relay_.pid()));
+  return true;
+}
+
+void Server::ReleaseHeld(const Held& h) {
+  Front().Release(h.peer.address);
+  if (!h.client_key.empty()) limits_.Release(h.client_key);
+}
+
+void Server::EndHeld(uint64_t id, const RelayDone& d) {
+  auto it = held_.find(id);
+  if (it == held_.end()) return;  // not ours (a bug in the relay): ignored
+  const Held& h = it->second;
+  Line line;
+  line.host = h.host;
+  line.proxy_header_sent = h.proxy_header_sent;
+  line.have_bytes = true;
+  line.have_detail = true;
+  line.up = h.replayed + d.up;
+  line.down = d.down;
+  switch (static_cast<RelayResult::End>(d.end)) {
+    case RelayResult::End::kClosed:
+      line.outcome = OutcomeName(Outcome::kRelayed);
+      line.detail = "both sides closed";
+      break;
+    case RelayResult::End::kIdleTimeout:
+      line.outcome = OutcomeName(Outcome::kIdleTimeout);
+      line.detail = "no data either way for --idle-timeout";
+      break;
+    case RelayResult::End::kRejected:
+      Emit(LogRecord("security").Str("proto", Proto()).Str("client", h.peer.display)
+               .Str("what", absl::StrCat("the relay refused a child's descriptors (",
+                                         strerror(d.error), "); closed them")));
+      line.outcome = OutcomeName(Outcome::kInternal);
+      line.detail = absl::StrCat("relay refused the descriptors: ", strerror(d.error));
+      break;
+    case RelayResult::End::kStopped:
+      line.outcome = OutcomeName(Outcome::kRelayError);
+      line.detail = "relay stopped";
+      break;
+    case RelayResult::End::kReset:
+    case RelayResult::End::kError:
+      line.outcome = OutcomeName(Outcome::kRelayError);
+      line.detail = absl::StrCat("relay: ", strerror(d.error));
+      break;
+  }
+  EmitConnection(h.peer, h.proxied_display, line, h.started, h.end);
+  ReleaseHeld(h);
+  held_.erase(it);
+}
+
+void Server::ReadRelayReports() {
+  while (relay_.running()) {
+    RelayDone done[kMaxDonePerMessage];
+    int err = 0;
+    int n = relay_.ReadDone(done, &err);
+    if (n == 0) break;
+    if (n < 0) {
+      const pid_t pid = relay_.Stop();
+      int st = 0;
+      pid_t got;
+      do {
+        got = pid > 0 ? waitpid(pid, &st, 0) : -1;
+      } while (got < 0 && errno == EINTR);
+      const std::string end = got == pid ? ExitString(st) : "gone";
+      const std::string how = absl::StrCat("relay ", end);
+      RelayEnded(err == EBADMSG ? absl::StrCat("relay sent a malformed report; stopped it (",
+                                               how, ")")
+                                : how,
+                 end, true);
+      return;
+    }
+    for (int i = 0; i < n; ++i) EndHeld(done[i].id, done[i]);
+  }
+  relay_.Flush();
+}
+
+void Server::RelayEnded(const std::string& why, const std::string& end, bool reaped) {
+  if (!reaped) {
+    // Reaped by ReapChildren: what it reported before dying is still in
+    // the channel.
+    int err = 0;
+    RelayDone done[kMaxDonePerMessage];
+    for (int n; relay_.running() && (n = relay_.ReadDone(done, &err)) > 0;) {
+      for (int i = 0; i < n; ++i) EndHeld(done[i].id, done[i]);
+    }
+  }
+  relay_.Stop(/*kill=*/!reaped);
+  relay_error_ = why;
+  Emit(LogRecord("error").Str("proto", Proto()).Str("what", why)
+           .Int("connections_lost", static_cast<int64_t>(held_.size())));
+  for (auto& [id, h] : held_) {
+    Line line;
+    line.host = h.host;
+    line.proxy_header_sent = h.proxy_header_sent;
+    line.have_bytes = true;
+    line.up = h.replayed;
+    line.have_detail = true;
+    line.outcome = OutcomeName(Outcome::kRelayError);
+    line.detail = absl::StrCat("closed: ", why);
+    EmitConnection(h.peer, h.proxied_display, line, h.started, end);
+    ReleaseHeld(h);
+  }
+  held_.clear();
 }
 
 void Server::ReapChildren() {
@@ -620,17 +892,28 @@ void Server::ReapChildren() {
       ZygoteEnded(ZygoteEnd(status));
       continue;
     }
+    if (pid == relay_.pid()) {
+      RelayEnded(absl::StrCat("relay ", ExitString(status)), ExitString(status),
+                 /*reaped=*/false);
+      continue;
+    }
     auto it = children_.find(pid);
     if (it == children_.end()) continue;  // a replaced zygote
     Child& c = it->second;
     if (c.state == State::kWorking) {
       // A connection the verdict refused was logged then ("refused").
-      if (!c.refused || WIFSIGNALED(status)) LogConnection(c, status);
+      bool held = false;
+      if (!c.refused || WIFSIGNALED(status)) {
+        held = FinishChild(c, status);
+      }
+      c.passed.CloseFds();
       if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
         RecordCrash(c, WTERMSIG(status));
       }
-      Front().Release(c.peer.address);
-      if (!c.client_key.empty()) limits_.Release(c.client_key);
+      if (!held) {
+        Front().Release(c.peer.address);
+        if (!c.client_key.empty()) limits_.Release(c.client_key);
+      }
     } else {
       // It never held a connection: nothing to log but an unexpected death.
       if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
@@ -647,6 +930,7 @@ void Server::ReapChildren() {
         close(c.handoff_fd);
       }
     }
+    c.passed.CloseFds();
     if (c.report_fd >= 0) close(c.report_fd);
     if (c.verdict_fd >= 0) close(c.verdict_fd);
     children_.erase(it);
@@ -708,6 +992,16 @@ int Server::Run() {
     fprintf(stderr, "sallyport: %s\n", prefork_error_.c_str());
     return 2;
   }
+  // So must the relay (the same binary, the same reasons).
+  bool relay_up = false;
+  for (int attempt = 0; attempt < 3 && !relay_up; ++attempt) {
+    relay_retry_at_ms_ = 0;
+    relay_up = EnsureRelay();
+  }
+  if (!relay_up) {
+    fprintf(stderr, "sallyport: %s\n", relay_error_.c_str());
+    return 2;
+  }
   TopUpPool();  // the replies wake the loop below
   for (;;) {
     if (g_stop && !draining_) {
@@ -717,9 +1011,14 @@ int Server::Run() {
       CloseIdle();
       drain_deadline = MonotonicMillis() + config_.drain_timeout_ms;
       Emit(LogRecord("draining").Str("proto", Proto())
-               .Int("in_flight", static_cast<int64_t>(Working())));
+               .Int("in_flight", static_cast<int64_t>(InFlight())));
     }
-    if (draining_ && children_.empty()) {
+    if (draining_ && children_.empty() && held_.empty()) {
+      const pid_t relay = relay_.Stop();
+      if (relay > 0) {
+        while (waitpid(relay, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
       Emit(LogRecord("stopped").Str("proto", Proto())
                .Int("accepted", static_cast<int64_t>(accepted_))
                .Int("refused", static_cast<int64_t>(refused_))
@@ -730,8 +1029,11 @@ int Server::Run() {
     if (draining_ && !killed && now >= drain_deadline) {
       killed = true;
       Emit(LogRecord("drain-timeout").Str("proto", Proto())
-               .Int("killing", static_cast<int64_t>(Working())));
+               .Int("killing", static_cast<int64_t>(InFlight())));
       for (auto& [pid, child] : children_) kill(pid, SIGKILL);
+      // The relay too: its connections are logged as closed when it is
+      // reaped.
+      if (relay_.running()) kill(relay_.pid(), SIGKILL);
     }
     bool can_accept = !draining_ && now >= resume_at_ms_;
     if (can_accept && crash_paused_) {
@@ -747,6 +1049,10 @@ int Server::Run() {
     const size_t listen_at = fds.size();
     if (can_accept) fds.push_back({config_.listen_fd, POLLIN, 0});
     if (zygote_.running()) fds.push_back({zygote_.fd(), POLLIN, 0});
+    if (relay_.running()) {
+      fds.push_back({relay_.fd(),
+                     static_cast<short>(POLLIN | (relay_.has_queued() ? POLLOUT : 0)), 0});
+    }
     const size_t first_child = fds.size();
     for (const auto& [pid, child] : children_) {
       if (!child.awaiting_source) continue;
@@ -759,6 +1065,10 @@ int Server::Run() {
     if ((PoolWanted() || !zygote_.running()) &&
         (now < pool_retry_at_ms_ || now < zygote_retry_at_ms_)) {
       int retry = static_cast<int>(std::max(pool_retry_at_ms_, zygote_retry_at_ms_) - now);
+      timeout = timeout < 0 ? retry : std::min(timeout, retry);
+    }
+    if (!draining_ && !relay_.running() && now < relay_retry_at_ms_) {
+      int retry = static_cast<int>(relay_retry_at_ms_ - now);
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));
@@ -776,6 +1086,7 @@ int Server::Run() {
       if (fds[first_child + i].revents != 0) ReadSourceReport(awaiting[i]);
     }
     ReadSpawnReplies();
+    ReadRelayReports();
     ReapChildren();
     if (can_accept && (fds[listen_at].revents & POLLIN)) AcceptSome();
     TopUpPool();

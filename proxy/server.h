@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // proxy/server.h — the parent (acceptor) loop: accept, admit (limits), hand
 // each connection to its own locked-down child (forked ahead of time and
-// waiting, proxy/handoff.h), reap, log, drain on SIGTERM.
+// waiting, proxy/handoff.h), reap, pass each routed connection on to the
+// relay (proxy/relay_process.h), log, drain on SIGTERM.
 //
 // Side of the trust boundary: parent, after sandbox::LockdownParent. It never
 // reads a byte of client data: it only accepts, forks, and (when it refuses a
@@ -67,6 +68,9 @@ struct ServerConfig {
   int exe_fd = -1;
   const sandbox::CompiledFilter* zygote_filter = nullptr;
   uint64_t zygote_max_children = 0;
+  // The relay (proxy/relay_process.h): started from exe_fd too; every
+  // routed connection goes to it once its child has replayed.
+  const sandbox::CompiledFilter* relay_filter = nullptr;
   LogFormat log_format = LogFormat::kText;
   const sandbox::CompiledFilter* child_filter = nullptr;
   sandbox::ChildLimits child_limits;

@@ -3,6 +3,7 @@
 // //proxy:sallyport_testhooks (testonly), never into the installed binary.
 #include "proxy/test_hooks.h"
 
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -21,4 +22,54 @@ extern "C" void sallyport_test_hook_after_handshake(const char* hostname) {
   } else if (std::strcmp(hostname, "segv.crash.test") == 0) {
     *reinterpret_cast<volatile int*>(g_null_address) = 1;
   }
+}
+
+namespace {
+int Send(int channel, const void* data, size_t len, const int* fds, int n) {
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
+  iovec iov = {const_cast<void*>(data), len};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(n * sizeof(int));
+  std::memcpy(CMSG_DATA(c), fds, n * sizeof(int));
+  return sendmsg(channel, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+}  // namespace
+
+extern "C" int sallyport_test_hook_before_report(const char* hostname, const void* report,
+                                                 unsigned long len, int channel, int client,
+                                                 int backend) {
+  auto is = [&](const char* name) { return std::strcmp(hostname, name) == 0; };
+  if (is("swapped.evil.test")) {
+    const int fds[] = {backend, client};
+    Send(channel, report, len, fds, 2);
+  } else if (is("same.evil.test")) {
+    const int fds[] = {client, client};
+    Send(channel, report, len, fds, 2);
+  } else if (is("three.evil.test")) {
+    const int fds[] = {client, backend, backend};
+    Send(channel, report, len, fds, 3);
+  } else if (is("channel.evil.test")) {
+    const int fds[] = {client, channel};
+    Send(channel, report, len, fds, 2);
+  } else if (is("unconnected.evil.test")) {
+    const int fds[] = {client, socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    Send(channel, report, len, fds, 2);
+  } else if (is("garbage.evil.test")) {
+    const int fds[] = {client, backend};
+    Send(channel, "garbage", 7, fds, 2);
+  } else if (is("twice.evil.test")) {
+    const int fds[] = {client, backend};
+    Send(channel, report, len, fds, 2);
+    Send(channel, report, len, fds, 2);
+  } else {
+    return 0;
+  }
+  return 1;
 }

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/exec_helper.h"
 #include "proxy/handoff.h"
+#include "proxy/test_hooks.h"
 #include "proxy/warmup.h"
 
 namespace sallyport::proxy {
@@ -30,34 +32,9 @@ namespace {
 
 static_assert(std::is_trivially_copyable_v<ZygoteSetup>, "sent as bytes");
 static_assert(std::is_trivially_copyable_v<SpawnReply>, "sent as bytes");
+static_assert(sizeof kZygoteArgv0 <= 32, "fits ExecHelper's argv[0]");
 
 constexpr int kMaxReplyFds = 3;
-
-// In the forked child of the parent: fixed fds, then exec. Async-signal-safe.
-// Signals stay blocked (Start blocks them across fork), so no parent handler
-// runs here; exec resets the handlers and ZygoteMain unblocks them.
-[[noreturn]] void ExecZygote(int exe_fd, int devnull_fd, int channel) {
-  // Copies above every fd in play first, so no move overwrites another.
-  const int hi = std::max({exe_fd, devnull_fd, channel}) + 1;
-  if (dup3(channel, hi, 0) != hi || dup3(exe_fd, hi + 1, O_CLOEXEC) != hi + 1 ||
-      dup3(devnull_fd, hi + 2, 0) != hi + 2) {
-    _exit(127);
-  }
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (dup2(hi + 2, fd) != fd) _exit(127);
-  }
-  if (dup2(hi, kZygoteChannelFd) != kZygoteChannelFd) _exit(127);
-  constexpr int kExeFd = kZygoteChannelFd + 1;
-  if (dup3(hi + 1, kExeFd, O_CLOEXEC) != kExeFd) _exit(127);
-  if (syscall(SYS_close_range, kExeFd + 1, ~0u, 0) != 0) _exit(127);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) _exit(127);
-  char argv0[sizeof kZygoteArgv0];
-  memcpy(argv0, kZygoteArgv0, sizeof argv0);
-  char* argv[] = {argv0, nullptr};
-  char* envp[] = {nullptr};
-  syscall(SYS_execveat, kExeFd, "", argv, envp, AT_EMPTY_PATH);
-  _exit(127);
-}
 
 // What the zygote keeps for its children: set once, before its filter.
 struct ZygoteState {
@@ -92,9 +69,25 @@ char* g_argv0 = nullptr;  // "sallyport-zygote", renamed in each child
   ctx.endpoints = header.endpoints;
   ctx.report_fd = report;
   ctx.verdict_fd = verdict;
-  ChildReport r = ServeConnection(client, ctx);
-  ssize_t ignored = write(report, &r, sizeof r);
-  (void)ignored;
+  int backend = -1;
+  ChildReport r = ServeConnection(client, ctx, &backend);
+  // One message: the report, and with kHandedOff the connection's two
+  // sockets for the relay (the parent passes them on). Blocking: the
+  // parent reads it when it reaps this child.
+  if (backend >= 0 && sallyport_test_hook_before_report != nullptr &&
+      sallyport_test_hook_before_report(r.hostname, &r, sizeof r, report, client, backend)) {
+    _exit(0);  // test builds only: a compromised child's report was sent
+  }
+  const int pair[2] = {client, backend};
+  int rc = SendWithFds(report, &r, sizeof r, pair, backend >= 0 ? 2 : 0, 0);
+  if (rc != 0 && backend >= 0) {
+    // Not handed on (ETOOMANYREFS: too many descriptors in flight for this
+    // user, see sandbox/lockdown.h): say so; the connection closes with us.
+    r.outcome = Outcome::kRelayError;
+    SetField(r.detail, sizeof r.detail,
+             std::string("handing the connection to the relay: ") + strerror(-rc));
+    SendWithFds(report, &r, sizeof r, nullptr, 0, 0);
+  }
   _exit(0);
 }
 
@@ -107,7 +100,7 @@ SpawnReply Spawn(int* fds) {
   int verdict[2] = {-1, -1};
   const bool proxy = g_state->setup.child.accept_proxy;
   bool ok = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, handoff) == 0 &&
-            pipe2(report, O_CLOEXEC | O_NONBLOCK) == 0 &&
+            socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) == 0 &&
             (!proxy || pipe2(verdict, O_CLOEXEC | O_NONBLOCK) == 0);
   long pid = -1;
   if (ok) {
@@ -152,7 +145,7 @@ int SendReply(const SpawnReply& r, const int* fds) {
     memcpy(CMSG_DATA(c), fds, r.fds * sizeof(int));
   }
   for (;;) {
-    ssize_t n = sendmsg(kZygoteChannelFd, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(kHelperChannelFd, &msg, MSG_NOSIGNAL);
     if (n == static_cast<ssize_t>(sizeof r)) return 0;
     if (n < 0 && errno == EINTR) continue;
     return -1;
@@ -170,29 +163,9 @@ absl::Status Zygote::Start(int exe_fd, int devnull_fd, const ZygoteSetup& setup_
                            const sandbox::CompiledFilter& zygote_filter,
                            const sandbox::CompiledFilter& child_filter, int timeout_ms) {
   if (running()) return absl::FailedPreconditionError("zygote: already running");
-  int sp[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
-    return absl::InternalError(absl::StrCat("zygote: socketpair: ", strerror(errno)));
-  }
   ZygoteSetup setup = setup_in;
   setup.zygote_insns = static_cast<uint32_t>(zygote_filter.program().size());
   setup.child_insns = static_cast<uint32_t>(child_filter.program().size());
-  // Signals stay blocked from fork until the exec'd zygote unblocks them
-  // (handlers are reset by exec), so no parent handler runs in between.
-  sigset_t all, old;
-  sigfillset(&all);
-  sigprocmask(SIG_BLOCK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) ExecZygote(exe_fd, devnull_fd, sp[1]);
-  int e = errno;
-  sigprocmask(SIG_SETMASK, &old, nullptr);
-  close(sp[1]);
-  if (pid < 0) {
-    close(sp[0]);
-    return absl::ResourceExhaustedError(absl::StrCat("zygote: fork: ", strerror(e)));
-  }
-  pid_ = pid;
-  fd_ = sp[0];
   iovec iov[3] = {
       {&setup, sizeof setup},
       {const_cast<sock_filter*>(zygote_filter.program().data()),
@@ -200,47 +173,14 @@ absl::Status Zygote::Start(int exe_fd, int devnull_fd, const ZygoteSetup& setup_
       {const_cast<sock_filter*>(child_filter.program().data()),
        child_filter.program().size() * sizeof(sock_filter)},
   };
-  msghdr msg = {};
-  msg.msg_iov = iov;
-  msg.msg_iovlen = 3;
-  const size_t total = iov[0].iov_len + iov[1].iov_len + iov[2].iov_len;
-  ssize_t n;
-  do {
-    n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n != static_cast<ssize_t>(total)) {
-    e = n < 0 ? errno : EMSGSIZE;
-    Stop();
-    return absl::InternalError(absl::StrCat("zygote: sending the set-up: ", strerror(e)));
-  }
-  pollfd p = {fd_, POLLIN, 0};
-  int rc;
-  do {
-    rc = poll(&p, 1, timeout_ms);
-  } while (rc < 0 && errno == EINTR);
-  ZygoteReady ready;
-  ready.magic = 0;
-  n = rc > 0 ? recv(fd_, &ready, sizeof ready, MSG_DONTWAIT) : -1;
-  if (n != static_cast<ssize_t>(sizeof ready) || ready.magic != kZygoteReadyMagic ||
-      ready.pid != pid) {
-    Stop();
-    // How it ended (exit status 64..69: which set-up step refused, 127:
-    // the exec failed) goes into the message.
-    int st = 0;
-    pid_t got;
-    do {
-      got = waitpid(pid, &st, 0);
-    } while (got < 0 && errno == EINTR);
-    std::string end = got != pid ? "" : WIFSIGNALED(st)
-        ? absl::StrCat(", killed by signal ", WTERMSIG(st))
-        : absl::StrCat(", exit status ", WEXITSTATUS(st));
-    return absl::UnavailableError(
-        rc == 0 ? absl::StrCat("zygote: not ready within ", timeout_ms, " ms", end)
-                : absl::StrCat("zygote: ended during set-up", end,
-                               " (exec of the binary failed, or it refused the set-up; "
-                               "the zygote needs the static build, since nothing else "
-                               "can be loaded inside the chroot)"));
-  }
+  pid_t pid = -1;
+  int fd = -1;
+  absl::Status st = StartHelper("zygote", kZygoteArgv0, exe_fd, devnull_fd, iov, 3,
+                                kZygoteReadyMagic, timeout_ms, &pid, &fd);
+  if (!st.ok()) return st;
+  pid_ = pid;
+  fd_ = fd;
+  pending_ = 0;
   return absl::OkStatus();
 }
 
@@ -297,7 +237,7 @@ int Zygote::ReadReply(Spawned* out, int* err) {
   bool ok = well_formed && (msg.msg_flags & MSG_CTRUNC) == 0;
   if (ok && r.pid > 0) {
     ok = (r.fds == 2 || r.fds == 3) && count == static_cast<int>(r.fds) &&
-         IsType(fds[0], S_IFSOCK) && IsType(fds[1], S_IFIFO) &&
+         IsType(fds[0], S_IFSOCK) && IsType(fds[1], S_IFSOCK) &&
          (r.fds == 2 || IsType(fds[2], S_IFIFO));
   } else if (ok) {
     ok = r.pid == -1 && r.err > 0 && count == 0;
@@ -331,31 +271,15 @@ pid_t Zygote::Stop() {
 
 int ZygoteMain(char* argv0) {
   if (argv0 != nullptr && strcmp(argv0, kZygoteArgv0) == 0) g_argv0 = argv0;
-  // Before the zygote's own filter (which has no rt_sigaction): SIGPIPE is
-  // ignored in every child (a relay must see EPIPE, not die), and here.
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = SIG_IGN;
-  sigemptyset(&sa.sa_mask);
-  if (sigaction(SIGPIPE, &sa, nullptr) != 0) return 71;
-  // Blocked by the parent across fork and exec (Zygote::Start).
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, nullptr) != 0) return 71;
-  if (!IsType(kZygoteChannelFd, S_IFSOCK)) {
-    static const char kMsg[] =
-        "sallyport-zygote: started by hand? It is started by sallyport itself.\n";
-    ssize_t ignored = write(2, kMsg, sizeof kMsg - 1);
-    (void)ignored;
-    return 64;
-  }
+  // SIGPIPE ignored here and so in every child (a relay must see EPIPE).
+  if (int rc = HelperPrologue(argv0); rc != 0) return rc;
 
   static ZygoteState state;
   g_state = &state;
   std::vector<char> buf(sizeof(ZygoteSetup) + 2 * BPF_MAXINSNS * sizeof(sock_filter));
   ssize_t n;
   do {
-    n = recv(kZygoteChannelFd, buf.data(), buf.size(), 0);
+    n = recv(kHelperChannelFd, buf.data(), buf.size(), 0);
   } while (n < 0 && errno == EINTR);
   if (n < static_cast<ssize_t>(sizeof(ZygoteSetup))) return 65;
   memcpy(&state.setup, buf.data(), sizeof state.setup);
@@ -381,14 +305,15 @@ int ZygoteMain(char* argv0) {
   // What the children inherit warm: malloc's arena, the parsers' tables.
   if (!sandbox::WarmUpMalloc().ok() || !WarmUpParsers().ok()) return 66;
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return 67;
-  ZygoteReady ready;
+  HelperReady ready;
+  ready.magic = kZygoteReadyMagic;
   ready.pid = getpid();
   if (zygote_filter->Install() != 0) return 68;
-  if (send(kZygoteChannelFd, &ready, sizeof ready, MSG_NOSIGNAL) != sizeof ready) return 69;
+  if (send(kHelperChannelFd, &ready, sizeof ready, MSG_NOSIGNAL) != sizeof ready) return 69;
 
   for (;;) {
     SpawnRequest req;
-    n = recv(kZygoteChannelFd, &req, sizeof req, 0);
+    n = recv(kHelperChannelFd, &req, sizeof req, 0);
     if (n < 0 && errno == EINTR) continue;
     if (n == 0) _exit(0);  // the parent closed the channel
     if (n != static_cast<ssize_t>(sizeof req) || req.magic != kSpawnRequestMagic) _exit(2);

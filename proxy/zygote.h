@@ -19,7 +19,7 @@
 // The channel (SOCK_SEQPACKET, fd 3 in the zygote), one message each:
 //   parent → zygote  ZygoteSetup + the zygote's and the child's BPF programs
 //                    (once, first);
-//   zygote → parent  ZygoteReady (its filter is installed), or nothing and
+//   zygote → parent  HelperReady (its filter is installed), or nothing and
 //                    EOF if the set-up was refused;
 //   parent → zygote  SpawnRequest (any number);
 //   zygote → parent  SpawnReply per request, in order: the child's pid and,
@@ -51,7 +51,6 @@ namespace sallyport::proxy {
 inline constexpr char kZygoteArgv0[] = "sallyport-zygote";
 // ... and of each child it forks (argv[0] rewritten in place).
 inline constexpr char kChildArgv0[] = "sallyport-child";
-inline constexpr int kZygoteChannelFd = 3;
 
 inline constexpr uint32_t kZygoteSetupMagic = 0x535a5355;  // "SZSU"
 inline constexpr uint32_t kZygoteReadyMagic = 0x535a5244;  // "SZRD"
@@ -66,11 +65,6 @@ struct ZygoteSetup {
   sandbox::ChildLimits limits;
   uint32_t zygote_insns = 0;    // then this many sock_filter
   uint32_t child_insns = 0;     // then this many
-};
-
-struct ZygoteReady {
-  uint32_t magic = kZygoteReadyMagic;
-  int32_t pid = 0;
 };
 
 struct SpawnRequest {
@@ -95,10 +89,10 @@ struct Spawned {
 // The parent's side. Not thread-safe; one per parent.
 class Zygote {
  public:
-  // Forks, puts /dev/null on 0-2 and the channel on fd 3, execs `exe_fd`
-  // (the parent's own binary, opened before chroot) as kZygoteArgv0, sends
-  // the set-up and waits up to `timeout_ms` for ZygoteReady. Errors name the
-  // step (fork, exec, set-up refused, timeout).
+  // Starts the zygote (proxy/exec_helper.h: exec'd as kZygoteArgv0 with
+  // the channel on fd 3), sends the set-up and waits up to `timeout_ms` for
+  // its HelperReady. Errors name the step (fork, exec, set-up refused,
+  // timeout).
   absl::Status Start(int exe_fd, int devnull_fd, const ZygoteSetup& setup,
                      const sandbox::CompiledFilter& zygote_filter,
                      const sandbox::CompiledFilter& child_filter, int timeout_ms);

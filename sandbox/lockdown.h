@@ -127,15 +127,16 @@ absl::Status WarmUpMalloc();
 absl::Status DropToUser(uid_t uid, gid_t gid);
 
 // The child's fd budget, which sets RLIMIT_NOFILE: stdio (3), the kept fds
-// (client socket, report pipe: up to kMaxKeptFds), one backend socket, and
-// one pipe (2 ends) for splicing client -> backend (proxy/relay.cc copies the
-// other direction through a buffer). New fds take the lowest free numbers
-// below the limit, so 3 + keep_count + 3 is exactly enough
-// wherever the kept fds sit. Anything more (a second backend connect, an
-// fd leak) fails with EMFILE.
+// (hand-off channel, report channel, verdict pipe: up to kMaxKeptFds), the
+// client socket and one backend socket, plus ChildLimits::fds_in_flight.
+// That last part is not for the child to hold: the kernel refuses to send
+// descriptors (ETOOMANYREFS) when the sender's user already has more in
+// flight (sent, not yet received) than the sender's RLIMIT_NOFILE, and all
+// sallyport processes share one user. A child sends its two sockets with
+// its report (proxy/report.h), so its limit must exceed what the parent,
+// the zygote and other children may have in flight at that moment.
 inline constexpr int kMaxKeptFds = 3;
-inline constexpr int kChildBackendFds = 1;
-inline constexpr int kChildSpliceFds = 2;
+inline constexpr int kChildConnectionFds = 2;
 
 struct ChildLimits {
   // RLIMIT_AS: 128 MiB of address space. The child is a fork of the acceptor
@@ -147,8 +148,12 @@ struct ChildLimits {
   // sanitizer builds RLIMIT_AS is left alone.
   rlim_t address_space = rlim_t{128} << 20;
   // RLIMIT_CPU seconds (soft; hard = soft + 1 → SIGXCPU then SIGKILL).
-  // Counts relay time too (splice is system time); bounds a spinning child.
+  // Bounds a spinning child (the relay process, not the child, moves the
+  // bytes of a routed connection).
   rlim_t cpu_seconds = 5;
+  // Added to RLIMIT_NOFILE: see the fd budget above. The parent sets it
+  // from --max-connections and --prefork, within its own hard limit.
+  rlim_t fds_in_flight = 0;
 };
 
 struct ChildLockdown {

@@ -83,6 +83,7 @@ void ExpectMatchesGolden(const SyscallPolicy& policy) {
 TEST(Golden, ChildPolicyMatches) { ExpectMatchesGolden(ChildPolicy()); }
 TEST(Golden, ParentPolicyMatches) { ExpectMatchesGolden(ParentPolicy()); }
 TEST(Golden, ZygotePolicyMatches) { ExpectMatchesGolden(ZygotePolicy()); }
+TEST(Golden, RelayPolicyMatches) { ExpectMatchesGolden(RelayPolicy()); }
 
 TEST(Golden, DiffShowsChangedLines) {
   std::string d = Diff("a\nb\nc\n", "a\nB\nc\n");
@@ -94,7 +95,7 @@ TEST(Golden, DiffShowsChangedLines) {
 // --- invariants of the tables ------------------------------------------------
 
 TEST(Tables, EveryGroupIsNamedAndExplained) {
-  for (const SyscallPolicy* p : {&ChildPolicy(), &ParentPolicy()}) {
+  for (const SyscallPolicy* p : {&ChildPolicy(), &RelayPolicy(), &ParentPolicy()}) {
     std::set<std::string> names;
     for (const SyscallGroup* g : AllGroups(*p)) {
       EXPECT_TRUE(g->name != nullptr && *g->name) << p->name;
@@ -128,13 +129,36 @@ TEST(Tables, ParentIncludesZygoteIncludesChild) {
   ExpectIncludes(ParentPolicy(), ZygotePolicy());
   ExpectIncludes(ZygotePolicy(), ChildPolicy());
   ExpectIncludes(ParentPolicy(), ChildPolicy());
+  ExpectIncludes(ParentPolicy(), RelayPolicy());  // the relay runs under both
+}
+
+// The relay holds every routed connection: it may reach nothing new (no
+// socket, connect, socketpair, accept, file or path call, exec, fork) and
+// learn nothing about a backend's owner; it only moves bytes between the
+// descriptors it is given.
+TEST(Tables, RelayReachesNothing) {
+  const std::set<std::string> never = {
+      "socket", "socketpair", "connect", "accept", "accept4", "chdir", "fchdir",
+      "newfstatat", "fstat", "stat", "lstat", "readlink", "readlinkat", "clone", "clone3",
+      "fork", "vfork", "execve", "execveat", "kill", "tgkill", "wait4", "waitid", "dup",
+      "dup2", "dup3", "read", "write", "recvfrom", "sendto", "prctl", "prlimit64"};
+  for (const SyscallGroup* g : AllGroups(RelayPolicy()))
+    for (const SyscallRule& r : g->rules) {
+      EXPECT_EQ(never.count(r.syscall), 0u) << g->name << ": " << r.syscall;
+      if (std::string(r.syscall) == "getsockopt") {
+        ASSERT_EQ(r.args.size(), 2u);
+        EXPECT_NE(r.args[1].value, static_cast<uint64_t>(SO_PEERCRED));
+      }
+    }
+  EXPECT_TRUE(RelayPolicy().includes.empty());
+  EXPECT_TRUE(RelayPolicy().probes.empty());
 }
 
 // The parent may exec exactly one way: execveat(fd, "", ..., AT_EMPTY_PATH),
 // the zygote from the binary it opened before chroot (it can open nothing
 // after: no open/openat anywhere). Neither the zygote nor a child may exec.
 TEST(Tables, ExecOnlyByTheParentFromAnFd) {
-  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy()})
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy(), &RelayPolicy()})
     for (const SyscallGroup* g : AllGroups(*p))
       for (const SyscallRule& r : g->rules) {
         EXPECT_STRNE(r.syscall, "execve") << p->name << "/" << g->name;
@@ -222,7 +246,8 @@ TEST(Tables, NeverAllowed) {
       "process_vm_writev", "unshare", "setns", "mount", "chroot", "setuid", "bpf",
       "io_uring_setup", "keyctl", "memfd_create", "bind", "listen", "personality",
       "seccomp", "init_module", "userfaultfd", "perf_event_open"};
-  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy(), &ParentPolicy()}) {
+  for (const SyscallPolicy* p :
+       {&ChildPolicy(), &ZygotePolicy(), &RelayPolicy(), &ParentPolicy()}) {
     for (const SyscallGroup* g : AllGroups(*p))
       for (const SyscallRule& r : g->rules)
         EXPECT_EQ(never.count(r.syscall), 0u) << p->name << "/" << g->name << ": " << r.syscall;
@@ -233,8 +258,8 @@ TEST(Tables, NeverAllowed) {
 
 // A child may never make a socketpair (a private channel it could pass
 // descriptors on); the zygote makes exactly one kind: the SOCK_SEQPACKET
-// hand-off channel of a waiting child (proxy/handoff.h), and the parent
-// none of its own (it includes the zygote's rule).
+// channels of a waiting child (hand-off in, report out: proxy/handoff.h),
+// and the parent none of its own (it includes the zygote's rule).
 TEST(Tables, SocketpairOnlyForTheHandoffChannel) {
   for (const SyscallGroup* g : AllGroups(ChildPolicy()))
     for (const SyscallRule& r : g->rules)

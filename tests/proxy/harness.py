@@ -577,10 +577,11 @@ class Sallyport:
     return self.wait_event("connection", 1, timeout, **fields)[0]
 
   def children(self):
-    """pids of sallyport's children that serve a connection: those holding
+    """pids of sallyport's children that hold a connection: those holding
     a TCP socket (the client's). Waiting children (pre-forked, --prefork)
-    hold only Unix sockets and pipes and are not counted; all_children()
-    lists every child."""
+    hold only Unix sockets and pipes and are not counted; the relay is
+    counted while it holds any routed connection; all_children() lists
+    every child."""
     tcp = _tcp_socket_inodes()
     out = []
     for pid in self.all_children():
@@ -591,6 +592,11 @@ class Sallyport:
       if any(l.startswith("socket:[") and l[8:-1] in tcp for l in links):
         out.append(pid)
     return out
+
+  def named(self, argv0):
+    """pids of children whose argv[0] is `argv0` (sallyport-zygote,
+    sallyport-relay, sallyport-child)."""
+    return [p for p in self.all_children() if proc_cmdline(p) == argv0]
 
   def all_children(self):
     """pids of processes whose parent is sallyport."""
@@ -629,6 +635,45 @@ class Sallyport:
     self._reader.join(timeout=5)
     if not self.proc.stderr.closed:
       self.proc.stderr.close()
+
+
+def proc_cmdline(pid):
+  try:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+      return f.read().split(b"\0")[0].decode()
+  except OSError:
+    return None
+
+
+def proc_status(pid):
+  out = {}
+  with open(f"/proc/{pid}/status") as f:
+    for line in f:
+      k, _, v = line.partition(":")
+      out[k] = v.strip()
+  return out
+
+
+def proc_fds(pid):
+  """{fd: readlink target} of a process."""
+  return {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+
+
+def assert_confined(tc, pid, filters, user="nobody"):
+  """What every sallyport process after lockdown shows in /proc: seccomp
+  filter mode with `filters` stacked, no_new_privs, no capabilities, the
+  unprivileged uid, no signal blocked, SIGPIPE ignored (other ignored
+  signals may come from whoever started sallyport: not checked)."""
+  st = proc_status(pid)
+  tc.assertEqual(st["Seccomp"], "2", pid)
+  tc.assertEqual(st["NoNewPrivs"], "1", pid)
+  tc.assertEqual(int(st["CapEff"], 16), 0, pid)
+  tc.assertEqual(int(st["CapPrm"], 16), 0, pid)
+  tc.assertEqual([int(u) for u in st["Uid"].split()], [uid_of(user)] * 4, pid)
+  tc.assertEqual(int(st["SigBlk"], 16), 0, pid)
+  tc.assertTrue(int(st["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), pid)
+  if "Seccomp_filters" in st:  # Linux 5.9+
+    tc.assertEqual(int(st["Seccomp_filters"]), filters, pid)
 
 
 def _tcp_socket_inodes():

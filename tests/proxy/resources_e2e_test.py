@@ -103,10 +103,11 @@ class ResourcesTest(unittest.TestCase):
     self.recover(held)
 
   def test_fork_failure_refuses_then_recovers(self):
-    # The parent and its zygote (the fork server, which inherits the limit)
-    # are two processes of USER; allow exactly one child. (RLIMIT_NPROC is
-    # not enforced for root: it bites once the parent has dropped to USER.)
-    self.start("--nproc=3:3")
+    # The parent, its zygote (the fork server) and the relay (both inherit
+    # the limit) are three processes of USER; allow exactly one child.
+    # (RLIMIT_NPROC is not enforced for root: it bites once the parent has
+    # dropped to USER.)
+    self.start("--nproc=4:4")
     held, answer = self.hold_until_refused(limit=5)
     self.assertEqual(len(held), 1)
     self.assertEqual(h.parse_http_response(answer)[0], 503)

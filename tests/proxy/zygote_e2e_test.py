@@ -15,25 +15,9 @@ NAME = "app.example.test"
 CRASH = "sigsys.crash.test"   # proxy/test_hooks.h: the child dies by SIGSYS
 
 
-def cmdline(pid):
-  try:
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-      return f.read().split(b"\0")[0].decode()
-  except OSError:
-    return None
-
-
-def status(pid):
-  out = {}
-  with open(f"/proc/{pid}/status") as f:
-    for line in f:
-      k, _, v = line.partition(":")
-      out[k] = v.strip()
-  return out
-
-
-def fds(pid):
-  return {int(fd): os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+cmdline = h.proc_cmdline
+status = h.proc_status
+fds = h.proc_fds
 
 
 def base_mapping(pid):
@@ -53,7 +37,7 @@ class ZygoteTest(unittest.TestCase):
     self.sp = h.Sallyport(self.ws, "http", "--prefork=3", exe=h.testhooks_binary())
 
   def named(self, name):
-    return [p for p in self.sp.all_children() if cmdline(p) == name]
+    return self.sp.named(name)
 
   def zygote(self):
     return h.wait_until(lambda: self.named("sallyport-zygote"), what="a zygote")
@@ -67,21 +51,7 @@ class ZygoteTest(unittest.TestCase):
     return raw
 
   def assert_confined(self, pid, filters):
-    st = status(pid)
-    self.assertEqual(st["Seccomp"], "2", pid)
-    self.assertEqual(st["NoNewPrivs"], "1", pid)
-    self.assertEqual(int(st["CapEff"], 16), 0, pid)
-    self.assertEqual(int(st["CapPrm"], 16), 0, pid)
-    nobody = h.uid_of("nobody")
-    self.assertEqual([int(u) for u in st["Uid"].split()], [nobody] * 4, pid)
-    # No signal blocked (the parent blocks them across fork and exec; the
-    # zygote unblocks them), SIGPIPE ignored (the relay wants EPIPE). Other
-    # ignored signals may come from whoever started sallyport (exec keeps
-    # them): not checked.
-    self.assertEqual(int(st["SigBlk"], 16), 0, pid)
-    self.assertTrue(int(st["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), pid)
-    if "Seccomp_filters" in st:  # Linux 5.9+
-      self.assertEqual(int(st["Seccomp_filters"]), filters, pid)
+    h.assert_confined(self, pid, filters)
     self.assertEqual(os.readlink(f"/proc/{pid}/root"), os.path.realpath(self.ws.hosts))
     # Not in the parent's network namespace (hosts' abstract sockets hidden).
     self.assertNotEqual(os.readlink(f"/proc/{pid}/ns/net"), os.readlink("/proc/self/ns/net"))
@@ -108,7 +78,8 @@ class ZygoteTest(unittest.TestCase):
       self.assert_confined(pid, filters=3)  # parent's, zygote's, the child filter
       held = fds(pid)
       above = sorted(v.split(":")[0] for k, v in held.items() if k > 2)
-      self.assertEqual(above, ["pipe", "socket"], f"waiting child {pid}: {held}")
+      # Its hand-off channel and its report channel.
+      self.assertEqual(above, ["socket", "socket"], f"waiting child {pid}: {held}")
       self.assertNotIn(pid, self.sp.children(), "a waiting child holds a TCP socket")
 
   def test_children_are_the_parents_and_serve(self):

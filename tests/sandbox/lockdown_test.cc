@@ -293,7 +293,7 @@ TEST_F(LockdownTest, ParentThenChildLockdownAsSeenFromProc) {
   RecordProperty("child_vmsize", status["VmSize"]);
 
   auto limits = testing::ProcLimits(child);
-  const std::string nofile = std::to_string(3 + 2 + kChildBackendFds + kChildSpliceFds);
+  const std::string nofile = std::to_string(3 + 2 + kChildConnectionFds);  // fds_in_flight 0
   EXPECT_EQ(limits["Max open files"], std::make_pair(nofile, nofile));
   EXPECT_EQ(limits["Max file size"], std::make_pair(std::string("0"), std::string("0")));
   EXPECT_EQ(limits["Max processes"], std::make_pair(std::string("0"), std::string("0")));

@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The relay end to end (proxy/relay_process.h): every routed connection
+leaves its child once the replay is written and lives in one confined
+process, sallyport-relay, that splices its bytes. As /proc shows it: two
+filters (the parent's and its own), the unprivileged user, the chroot, the
+private network namespace, and only /dev/null, its channel, its epoll set,
+sockets and pipes: no listener, no directory. Held connections cost no
+process. kill -9 of the relay closes and logs exactly the connections it
+held and the service recovers by itself. A compromised child (the test hook,
+proxy/test_hooks.h) that hands on the wrong descriptors is refused, logged,
+and harms no other connection."""
+
+import os
+import signal
+import socket
+import unittest
+
+import harness as h
+
+NAME = "app.example.test"
+EVIL = {
+    # name: the outcome its connection line gets
+    "swapped.evil.test": "internal-error",     # the parent: not its client
+    "three.evil.test": "internal-error",       # the parent: 3 descriptors
+    "twice.evil.test": "no-report",            # the parent: 2 reports, fds twice
+    "garbage.evil.test": "no-report",          # the parent: junk with fds
+    "same.evil.test": "internal-error",        # the relay: TCP as backend
+    "channel.evil.test": "internal-error",     # the relay: SEQPACKET backend
+    "unconnected.evil.test": "internal-error", # the relay: not connected
+}
+
+
+def echo(c):
+  """Echoes everything after the request head (which it reads first)."""
+  while b"\r\n\r\n" not in c.received:
+    b = c.sock.recv(1 << 16)
+    if not b:
+      return
+    c.received += b
+  c.sock.sendall(b"ready\n")
+  while True:
+    b = c.sock.recv(1 << 16)
+    if not b:
+      break
+    c.sock.sendall(b)
+  c.sock.shutdown(socket.SHUT_WR)
+
+
+def socket_inode(link):
+  return link[len("socket:["):-1] if link.startswith("socket:[") else None
+
+
+class RelayTest(unittest.TestCase):
+
+  def setUp(self):
+    self.ws = h.Workspace()
+    self.addCleanup(self.ws.close)
+    for name in [NAME, *EVIL]:
+      d = self.ws.host_dir(name)
+      h.Backend(self.ws, os.path.join(d, "http-socket"), echo)
+    self.sp = h.Sallyport(self.ws, "http", "--prefork=3", exe=h.testhooks_binary())
+
+  def relay(self):
+    pids = h.wait_until(lambda: self.sp.named("sallyport-relay"), what="a relay")
+    self.assertEqual(len(pids), 1, pids)
+    return pids[0]
+
+  def hold(self, name=NAME):
+    """A routed connection, held open (echo backend); returns its socket."""
+    s = self.sp.connect()
+    s.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\n\r\n".encode())
+    self.assertEqual(h.read_line(s), b"ready\n")
+    self.addCleanup(s.close)
+    return s
+
+  def ping(self, s, data=b"ping\n"):
+    s.sendall(data)
+    got = b""
+    while len(got) < len(data):
+      b = s.recv(1 << 16)
+      self.assertTrue(b, "the connection closed")
+      got += b
+    self.assertEqual(got, data)
+
+  def test_relay_is_confined_and_holds_only_connections(self):
+    held = [self.hold() for _ in range(5)]
+    relay = self.relay()
+    h.assert_confined(self, relay, filters=2)  # the parent's and its own
+    self.assertEqual(os.readlink(f"/proc/{relay}/root"), os.path.realpath(self.ws.hosts))
+    self.assertNotEqual(os.readlink(f"/proc/{relay}/ns/net"), os.readlink("/proc/self/ns/net"))
+    fds = h.proc_fds(relay)
+    self.assertEqual({k: v for k, v in fds.items() if k <= 2},
+                     {0: "/dev/null", 1: "/dev/null", 2: "/dev/null"})
+    kinds = sorted(v.split(":")[0] for k, v in fds.items() if k > 2)
+    self.assertEqual(set(kinds) - {"socket", "pipe", "anon_inode"}, set(), fds)
+    self.assertEqual([v for v in fds.values() if v.startswith("anon_inode")],
+                     ["anon_inode:[eventpoll]"], fds)
+    # Its channel and two sockets per held connection; pipes only from the
+    # pool (idle connections own none).
+    self.assertGreaterEqual(kinds.count("socket"), 1 + 2 * len(held))
+    # Not the listening socket: the parent's, and no other process has it.
+    parent_sockets = {socket_inode(v) for v in h.proc_fds(self.sp.proc.pid).values()}
+    relay_sockets = {socket_inode(v) for v in fds.values()} - {None}
+    listen_inode = None
+    with open("/proc/net/tcp") as f:
+      for line in f.readlines()[1:]:
+        cols = line.split()
+        if cols[3] == "0A" and int(cols[1].split(":")[1], 16) == self.sp.port:
+          listen_inode = cols[9]
+    self.assertIsNotNone(listen_inode)
+    self.assertIn(listen_inode, parent_sockets)
+    self.assertNotIn(listen_inode, relay_sockets)
+    # The held connections cost no process: no child holds a TCP socket.
+    self.assertEqual(self.sp.children(), [relay])
+    for s in held:
+      self.ping(s)
+
+  def test_connections_flow_both_ways_with_half_close(self):
+    s = self.hold()
+    self.ping(s, b"x" * 300000)
+    s.shutdown(socket.SHUT_WR)  # the echo backend then ends its side too
+    self.assertEqual(h.read_to_eof(s), b"")
+    rec = self.sp.wait_connection(host=NAME)
+    self.assertEqual(rec["outcome"], "relayed")
+    self.assertEqual(rec["detail"], "both sides closed")
+    self.assertEqual(rec["bytes_down"], len(b"ready\n") + 300000)
+    self.assertEqual(rec["end"], "exit 0")
+
+  def test_kill_relay_closes_and_logs_what_it_held_and_recovers(self):
+    held = [self.hold() for _ in range(3)]
+    relay = self.relay()
+    os.kill(relay, signal.SIGKILL)
+    for s in held:
+      s.settimeout(h.TIMEOUT)
+      try:
+        self.assertEqual(h.read_to_eof(s), b"")
+      except ConnectionResetError:
+        pass  # closed either way: what matters is that it does not hang
+    lost = self.sp.wait_event("connection", 3, outcome="relay-error")
+    for rec in lost:
+      self.assertEqual(rec["end"], "killed by SIGKILL")
+      self.assertIn("relay killed by SIGKILL", rec["detail"])
+    err = self.sp.wait_event("error", 1, connections_lost=3)[0]
+    self.assertIn("relay killed by SIGKILL", err["what"])
+    # A new relay, and service as before.
+    h.wait_until(lambda: self.sp.named("sallyport-relay") and
+                 self.sp.named("sallyport-relay") != [relay], what="a new relay")
+    self.ping(self.hold())
+    self.assertIsNone(self.sp.proc.poll())
+
+  def test_compromised_child_hand_ons_are_refused_and_harm_nobody_else(self):
+    bystander = self.hold()
+    relay = self.relay()
+    no_reports = 0
+    for name, outcome in EVIL.items():
+      with self.subTest(name=name):
+        s = self.sp.connect()
+        s.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\n\r\n".encode())
+        try:
+          self.assertEqual(h.read_to_eof(s), b"")  # closed, never relayed
+        except ConnectionResetError:
+          pass
+        s.close()
+        if outcome == "no-report":  # no valid report, so no host either
+          no_reports += 1
+          rec = self.sp.wait_event("connection", no_reports, outcome="no-report")[-1]
+        else:
+          rec = self.sp.wait_connection(host=name)
+        self.assertEqual(rec["outcome"], outcome, rec)
+        self.ping(bystander)  # the relay still serves the connection it held
+    # Every one was named a security event.
+    security = self.sp.wait_event("security", len(EVIL))
+    self.assertEqual(len(security), len(EVIL), security)
+    for ev in security:
+      self.assertRegex(ev["what"], r"descriptor")
+    self.assertEqual(self.sp.named("sallyport-relay"), [relay], "the relay was restarted")
+    self.ping(self.hold())
+
+
+if __name__ == "__main__":
+  unittest.main()
