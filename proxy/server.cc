@@ -92,6 +92,17 @@ Peer DescribePeer(int fd, const sockaddr_storage& ss) {
   return p;
 }
 
+// Waits for a helper just stopped (SIGKILLed), so how it ended is what the
+// log says. False if there was none or it was already reaped.
+bool ReapNow(pid_t pid, int* status) {
+  if (pid <= 0) return false;
+  pid_t got;
+  do {
+    got = waitpid(pid, status, 0);
+  } while (got < 0 && errno == EINTR);
+  return got == pid;
+}
+
 const char* SignalName(int sig) {
   switch (sig) {
     case SIGSYS: return "SIGSYS";
@@ -411,13 +422,8 @@ void Server::ReadSpawnReplies() {
     if (rc < 0) {
       // Stopped (SIGKILL) and reaped here, so that how it ended is what
       // the log says.
-      const pid_t pid = zygote_.Stop();
       int st = 0;
-      pid_t got;
-      do {
-        got = pid > 0 ? waitpid(pid, &st, 0) : -1;
-      } while (got < 0 && errno == EINTR);
-      std::string end = got == pid ? ZygoteEnd(st) : "zygote gone";
+      std::string end = ReapNow(zygote_.Stop(), &st) ? ZygoteEnd(st) : "zygote gone";
       ZygoteEnded(err == EBADMSG ? absl::StrCat("zygote sent a malformed reply; stopped it (",
                                                 end, ")")
                                  : end);
@@ -835,13 +841,8 @@ void Server::ReadRelayReports() {
     int n = relay_.ReadDone(done, &err);
     if (n == 0) break;
     if (n < 0) {
-      const pid_t pid = relay_.Stop();
       int st = 0;
-      pid_t got;
-      do {
-        got = pid > 0 ? waitpid(pid, &st, 0) : -1;
-      } while (got < 0 && errno == EINTR);
-      const std::string end = got == pid ? ExitString(st) : "gone";
+      const std::string end = ReapNow(relay_.Stop(), &st) ? ExitString(st) : "gone";
       const std::string how = absl::StrCat("relay ", end);
       RelayEnded(err == EBADMSG ? absl::StrCat("relay sent a malformed report; stopped it (",
                                                how, ")")
@@ -1014,11 +1015,8 @@ int Server::Run() {
                .Int("in_flight", static_cast<int64_t>(InFlight())));
     }
     if (draining_ && children_.empty() && held_.empty()) {
-      const pid_t relay = relay_.Stop();
-      if (relay > 0) {
-        while (waitpid(relay, nullptr, 0) < 0 && errno == EINTR) {
-        }
-      }
+      int ignored = 0;
+      ReapNow(relay_.Stop(), &ignored);
       Emit(LogRecord("stopped").Str("proto", Proto())
                .Int("accepted", static_cast<int64_t>(accepted_))
                .Int("refused", static_cast<int64_t>(refused_))

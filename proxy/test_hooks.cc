@@ -3,6 +3,8 @@
 // //proxy:sallyport_testhooks (testonly), never into the installed binary.
 #include "proxy/test_hooks.h"
 
+#include "proxy/handoff.h"
+
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -26,19 +28,7 @@ extern "C" void sallyport_test_hook_after_handshake(const char* hostname) {
 
 namespace {
 int Send(int channel, const void* data, size_t len, const int* fds, int n) {
-  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))] = {};
-  iovec iov = {const_cast<void*>(data), len};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(n * sizeof(int));
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(n * sizeof(int));
-  std::memcpy(CMSG_DATA(c), fds, n * sizeof(int));
-  return sendmsg(channel, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+  return sallyport::proxy::SendWithFds(channel, data, len, fds, n, 0);
 }
 }  // namespace
 

@@ -129,27 +129,8 @@ SpawnReply Spawn(int* fds) {
 }
 
 int SendReply(const SpawnReply& r, const int* fds) {
-  iovec iov = {const_cast<SpawnReply*>(&r), sizeof r};
-  alignas(cmsghdr) char control[CMSG_SPACE(kMaxReplyFds * sizeof(int))];
-  memset(control, 0, sizeof control);
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  if (r.fds > 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(r.fds * sizeof(int));
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(r.fds * sizeof(int));
-    memcpy(CMSG_DATA(c), fds, r.fds * sizeof(int));
-  }
-  for (;;) {
-    ssize_t n = sendmsg(kHelperChannelFd, &msg, MSG_NOSIGNAL);
-    if (n == static_cast<ssize_t>(sizeof r)) return 0;
-    if (n < 0 && errno == EINTR) continue;
-    return -1;
-  }
+  return SendWithFds(kHelperChannelFd, &r, sizeof r, fds, static_cast<int>(r.fds), 0) == 0 ? 0
+                                                                                           : -1;
 }
 
 bool IsType(int fd, mode_t type) {
@@ -199,42 +180,28 @@ int Zygote::ReadReply(Spawned* out, int* err) {
     return -1;
   }
   SpawnReply r;
-  iovec iov = {&r, sizeof r};
-  // Room for one more descriptor than is ever sent, so extras are seen.
-  alignas(cmsghdr) char control[CMSG_SPACE((kMaxReplyFds + 1) * sizeof(int))];
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = recvmsg(fd_, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
-  if (n <= 0) {
-    *err = n == 0 ? ESHUTDOWN : errno;
+  Received got;
+  int rc = RecvWithFds(fd_, &r, sizeof r, MSG_DONTWAIT, &got);
+  if (rc == -EAGAIN) return 0;
+  if (rc != 0 || got.len == 0) {
+    *err = rc != 0 ? -rc : ESHUTDOWN;
     return -1;
   }
   if (pending_ > 0) --pending_;
-  int fds[kMaxReplyFds + 1];
-  int count = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (size_t i = 0; i < k && count < kMaxReplyFds + 1; ++i) {
-      memcpy(&fds[count++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-    }
-  }
-  const bool well_formed = n == static_cast<ssize_t>(sizeof r) &&
-                          r.magic == kSpawnReplyMagic && (msg.msg_flags & MSG_TRUNC) == 0;
-  if (well_formed && r.pid > 0 && (msg.msg_flags & MSG_CTRUNC) != 0) {
+  const int* fds = got.fds;
+  const int count = got.nfds;
+  const bool well_formed = got.len == static_cast<ssize_t>(sizeof r) &&
+                           r.magic == kSpawnReplyMagic && !got.truncated;
+  if (well_formed && r.pid > 0 && got.fds_truncated) {
     // No room for the descriptors here (RLIMIT_NOFILE): the kernel dropped
     // them, so the child sees its channel close and exits. A failure of
     // this spawn, not of the zygote.
-    for (int i = 0; i < count; ++i) close(fds[i]);
+    got.CloseFds();
     *out = Spawned{};
     *err = EMFILE;
     return 1;
   }
-  bool ok = well_formed && (msg.msg_flags & MSG_CTRUNC) == 0;
+  bool ok = well_formed && !got.fds_truncated;
   if (ok && r.pid > 0) {
     ok = (r.fds == 2 || r.fds == 3) && count == static_cast<int>(r.fds) &&
          IsType(fds[0], S_IFSOCK) && IsType(fds[1], S_IFSOCK) &&
@@ -243,7 +210,7 @@ int Zygote::ReadReply(Spawned* out, int* err) {
     ok = r.pid == -1 && r.err > 0 && count == 0;
   }
   if (!ok) {
-    for (int i = 0; i < count; ++i) close(fds[i]);
+    got.CloseFds();
     *err = EBADMSG;
     return -1;
   }
