@@ -75,7 +75,7 @@ std::vector<ArgCond> PidOfOneProcess(unsigned arg) {
 const SyscallPolicy& ChildPolicy() {
   static const SyscallPolicy* const p = new SyscallPolicy{
       "child",
-      "one connection: parse hostile bytes, connect one backend, replay, hand both sockets on",
+      "one connection: parse hostile bytes, ask the parent for the route, replay into the backend it connected",
       /*includes=*/{},
       {
           {"io", "bytes on sockets and pipes it already holds",
@@ -83,13 +83,6 @@ const SyscallPolicy& ChildPolicy() {
             {"recvfrom"}, {"recvmsg"}, {"sendto"}, {"sendmsg"}}},
           {"wait", "readiness and timeouts on held fds",
            {{"poll"}, {"ppoll"}}},
-          {"backend", "reach hosts/<name>/*-socket: chdir there (sun_path is 108 bytes), AF_UNIX stream only",
-           {{"chdir"},
-            {"socket", {Eq(0, AF_UNIX), BitsAre(1, SOCK_STREAM, kSockFlags), Eq(2, 0)}},
-            {"connect"}}},
-          {"ownership", "lstat/readlink the route, SO_PEERCRED of the connected backend",
-           {{"newfstatat"}, {"readlink"}, {"readlinkat"},
-            {"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_PEERCRED)}}}},
           {"answer", "half-close after answering a refusal, so the client reads it",
            {{"shutdown"}}},
           {"fds", "close", {{"close"}}},
@@ -176,8 +169,9 @@ const SyscallPolicy& ParentPolicy() {
            {{"clone", {Eq(0, kForkFlags), Eq(1, 0)}}, {"wait4"}, {"waitid"}}},
           {"helper-exec", "exec the zygote and the relay from the binary opened before chroot "
                           "(an fd, AT_EMPTY_PATH: no path is looked up), and the static binary's "
-                          "start-up",
+                          "start-up (glibc reads /proc/self/exe for its origin: readlink)",
            {{"execveat", {Eq(2 + 2, AT_EMPTY_PATH)}},
+            {"readlink"},
             {"arch_prctl", {Eq(0, ARCH_SET_FS)}},
             {"set_tid_address"}}},
           {"signals", "handlers and masks; SIGKILL to one child by pid (the only signal proxy/ sends; "
@@ -185,7 +179,15 @@ const SyscallPolicy& ParentPolicy() {
            Join({{"rt_sigaction"}, {"rt_sigprocmask"}, {"rt_sigreturn"}},
                 KillOneProcess(SIGKILL))},
           {"identity", "own pid for log lines", {{"getpid"}}},
-          {"relay-start", "the exec'd relay makes its epoll set before its own filter",
+          {"route-broker", "decide and connect each child's route (proxy/route_broker.h): lstat/readlink "
+                           "the entries, chdir into hosts/<name>/ (sun_path is 108 bytes), a "
+                           "non-blocking AF_UNIX stream socket, connect, SO_PEERCRED of the listener",
+           {{"newfstatat"}, {"readlinkat"}, {"chdir"},
+            {"socket", {Eq(0, AF_UNIX), BitsAre(1, SOCK_STREAM, kSockFlags), Eq(2, 0)}},
+            {"connect"},
+            {"getsockopt", {Eq(1, SOL_SOCKET), Eq(2, SO_PEERCRED)}}}},
+          {"relay-start", "the exec'd relay makes its epoll set before its own filter; the "
+                          "parent's set of working children's channels",
            {{"epoll_create1", {Eq(0, EPOLL_CLOEXEC)}}}},
           {"helper-setup", "what a forked helper does before exec: stdio and its channel onto "
                            "fixed fds (dup3: the binary's fd stays close-on-exec), close the rest, "

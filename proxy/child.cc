@@ -14,11 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "parser/http_head.h"
 #include "parser/tls_clienthello.h"
-#include "policy/ownership.h"
+#include "proxy/handoff.h"
 #include "proxy/limits.h"
 #include "proxy/relay.h"
 #include "proxy/test_hooks.h"
-#include "sandbox/resolve.h"
 
 namespace sallyport::proxy {
 namespace {
@@ -29,6 +28,8 @@ constexpr size_t kReadChunk = 16 * 1024;
 constexpr int kLingerMs = 500;
 // Seconds past --handshake-timeout before the SIGALRM backstop fires.
 constexpr unsigned kAlarmGraceSeconds = 2;
+// How much longer than --handshake-timeout the child waits for its route.
+constexpr int kRouteGraceMs = 2000;
 
 enum class ReadResult { kData, kEof, kTimeout, kError };
 
@@ -90,15 +91,14 @@ class Session {
   }
 
   ChildReport Run();
-  int backend() const { return backend_; }
 
  private:
   // Each returns false when the connection is finished (report filled in).
   bool ReadProxyHeader(std::string* rest);
   bool AwaitAdmission();
   bool ReadHandshake(std::string initial);
-  bool Route();
-  bool ConnectAndReplay();
+  bool AskRoute();  // the parent's route broker: the backend, or a refusal
+  bool Replay();
 
   void Refuse(Outcome outcome, const std::string& detail, uint16_t code,
               const std::string& answer);
@@ -109,6 +109,11 @@ class Session {
                   const std::string& body) {
     Refuse(outcome, detail, static_cast<uint16_t>(status),
            parser::ErrorResponse(status, body));
+  }
+  void RefuseInternal(const std::string& detail) {
+    Refuse(Outcome::kInternal, detail,
+           Tls() ? static_cast<uint16_t>(parser::TlsAlert::kInternalError) : 503,
+           LimitRefusal(ctx_.protocol));
   }
   void Finish(Outcome outcome, const std::string& detail) {
     report_.outcome = outcome;
@@ -123,9 +128,8 @@ class Session {
   int64_t deadline_ = 0;
   std::string hostname_;
   std::string replay_;
-  policy::Route route_;
   ChildReport report_;
-  int backend_ = -1;  // set once the replay is written: handed to the relay
+  int backend_ = -1;  // from the route broker, until the replay is written
 };
 
 void Session::Refuse(Outcome outcome, const std::string& detail, uint16_t code,
@@ -153,8 +157,12 @@ ChildReport Session::Run() {
   if (sallyport_test_hook_after_handshake != nullptr) {
     sallyport_test_hook_after_handshake(hostname_.c_str());
   }
-  if (!Route()) return report_;
-  ConnectAndReplay();
+  if (sallyport_test_hook_before_route != nullptr &&
+      sallyport_test_hook_before_route(hostname_.c_str(), ctx_.report_fd, client_) != 0) {
+    _exit(0);  // test builds only: a compromised child said its own piece
+  }
+  if (!AskRoute()) return report_;
+  Replay();
   return report_;
 }
 
@@ -205,6 +213,8 @@ bool Session::AwaitAdmission() {
     source.family = v6 ? 6 : 4;
     memcpy(source.addr, endpoints_.src_addr.data(), v6 ? 16 : 4);
     source.port = endpoints_.src_port;
+    memcpy(source.dst_addr, endpoints_.dst_addr.data(), v6 ? 16 : 4);
+    source.dst_port = endpoints_.dst_port;
   }
   if (write(ctx_.report_fd, &source, sizeof source) != static_cast<ssize_t>(sizeof source)) {
     Finish(Outcome::kInternal, absl::StrCat("report to the parent: ", strerror(errno)));
@@ -294,49 +304,70 @@ bool Session::ReadHandshake(std::string initial) {
   return true;
 }
 
-bool Session::Route() {
-  sandbox::FsLookup fs(ctx_.unmapped_uid);
-  auto route = policy::DecideRoute(
-      hostname_, Tls() ? policy::kTlsSocket : policy::kHttpSocket, fs);
-  if (!route.ok()) {
-    std::string why = std::string(route.status().message());
+bool Session::AskRoute() {
+  RouteRequest request;
+  memcpy(request.hostname, hostname_.data(), hostname_.size());  // <= 253
+  int rc = SendWithFds(ctx_.report_fd, &request, sizeof request, nullptr, 0, 0);
+  if (rc != 0) {
+    RefuseInternal(absl::StrCat("route request to the parent: ", strerror(-rc)));
+    return false;
+  }
+  // The parent answers at once, or retries a full listen queue until about
+  // --handshake-timeout; wait a little longer than that.
+  const int64_t deadline = MonotonicMillis() + ctx_.handshake_timeout_ms + kRouteGraceMs;
+  RouteReply reply;
+  Received got;
+  for (;;) {
+    rc = RecvWithFds(ctx_.report_fd, &reply, sizeof reply, MSG_DONTWAIT, &got);
+    if (rc == -EINTR) continue;
+    if (rc != -EAGAIN) break;
+    int64_t left = deadline - MonotonicMillis();
+    struct pollfd p = {ctx_.report_fd, POLLIN, 0};
+    if (left <= 0 || (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR)) {
+      RefuseInternal("no route from the parent in time");
+      return false;
+    }
+  }
+  const bool routed = reply.result == RouteReply::kRouted;
+  if (rc != 0 || got.len != static_cast<ssize_t>(sizeof reply) || got.truncated ||
+      got.fds_truncated || reply.magic != kRouteReplyMagic ||
+      got.nfds != (routed ? 1 : 0)) {
+    got.CloseFds();
+    RefuseInternal(rc != 0 ? absl::StrCat("route reply: ", strerror(-rc))
+                           : "no well-formed route reply from the parent");
+    return false;
+  }
+  // The parent logs why it refused; the child only answers the client.
+  if (reply.result == RouteReply::kNoRoute) {
     if (Tls()) {
-      RefuseTls(Outcome::kNoRoute, why, parser::TlsAlert::kUnrecognizedName);
+      RefuseTls(Outcome::kNoRoute, "refused by the route broker",
+                parser::TlsAlert::kUnrecognizedName);
     } else {
-      RefuseHttp(Outcome::kNoRoute, why, 404,
+      RefuseHttp(Outcome::kNoRoute, "refused by the route broker", 404,
                  absl::StrCat("no route for host ", hostname_));
     }
     return false;
   }
-  route_ = *route;
-  return true;
-}
-
-bool Session::ConnectAndReplay() {
-  int backend = sandbox::ConnectRoute(route_, ctx_.unmapped_uid);
-  if (backend < 0) {
-    std::string why = absl::StrCat("backend ", route_.dir, "/", route_.socket_name,
-                                   ": ", strerror(-backend));
+  if (!routed) {
     if (Tls()) {
-      RefuseTls(Outcome::kBackendDown, why, parser::TlsAlert::kInternalError);
+      RefuseTls(Outcome::kBackendDown, "the route broker could not connect",
+                parser::TlsAlert::kInternalError);
     } else {
-      RefuseHttp(Outcome::kBackendDown, why, 502,
+      RefuseHttp(Outcome::kBackendDown, "the route broker could not connect", 502,
                  absl::StrCat("backend for ", hostname_, " is not available"));
     }
     return false;
   }
-  std::string prefix;
-  if (route_.proxy == policy::Route::kV1) {
-    prefix = parser::EncodeProxyV1(endpoints_);
-    report_.proxy_header_sent = 1;
-  } else if (route_.proxy == policy::Route::kV2) {
-    prefix = parser::EncodeProxyV2(endpoints_, hostname_);
-    report_.proxy_header_sent = 2;
-  }
-  int rc = WriteAll(backend, prefix + replay_,
-                    MonotonicMillis() + ctx_.handshake_timeout_ms);
+  backend_ = got.fds[0];
+  report_.proxy_header_sent = reply.proxy_header_sent;
+  return true;
+}
+
+bool Session::Replay() {
+  int rc = WriteAll(backend_, replay_, MonotonicMillis() + ctx_.handshake_timeout_ms);
+  close(backend_);  // the parent holds its own copy for the relay
+  backend_ = -1;
   if (rc != 0) {
-    close(backend);
     std::string why = absl::StrCat("replay to backend: ", strerror(-rc));
     if (Tls()) {
       RefuseTls(Outcome::kBackendDown, why, parser::TlsAlert::kInternalError);
@@ -346,7 +377,6 @@ bool Session::ConnectAndReplay() {
     return false;
   }
   report_.bytes_up = replay_.size();
-  backend_ = backend;
   Finish(Outcome::kHandedOff, "replayed; relaying");
   return true;
 }
@@ -359,11 +389,9 @@ std::string LimitRefusal(Protocol protocol) {
              : parser::FatalAlertRecord(parser::TlsAlert::kInternalError);
 }
 
-ChildReport ServeConnection(int client, const ChildContext& ctx, int* backend) {
+ChildReport ServeConnection(int client, const ChildContext& ctx) {
   Session session(client, ctx);
-  ChildReport r = session.Run();
-  *backend = session.backend();
-  return r;
+  return session.Run();
 }
 
 }  // namespace sallyport::proxy

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 // proxy/child.h — everything one connection's process does after lockdown:
 // read the handshake (under a deadline), parse it, canonicalise the name,
-// apply the ownership policy, connect to the tenant's socket, optionally
-// send a PROXY header and replay the exact bytes read. Then the connection
-// leaves the child: its two sockets go, with the report, to the parent,
-// which passes them on to the relay (proxy/relay_process.h), and the child
-// exits.
+// ask the parent's route broker (proxy/route_broker.h) for that name's
+// backend, and replay the exact bytes read into the backend socket the
+// broker connected (it wrote any PROXY header first). Then the connection
+// leaves the child: the parent passes its own copies of the two sockets to
+// the relay (proxy/relay_process.h) once the child has reported and exited.
+// The child never chooses a socket: it cannot open, stat or connect one.
 //
 // Side of the trust boundary: child. It runs after sandbox::LockdownChild,
 // so it only uses syscalls the child policy allows; its working directory is
@@ -18,11 +19,12 @@
 //   TLS: unrecognized_name (no SNI, unknown host, refused by the ownership
 //        policy), the parser's alert for malformed input (decode_error,
 //        unexpected_message, record_overflow, ...), internal_error when the
-//        backend socket refuses; on a handshake timeout the connection is
-//        closed without an alert (nothing valid arrived to answer).
+//        backend socket refuses (or the parent does not answer); on a
+//        handshake timeout the connection is closed without an alert
+//        (nothing valid arrived to answer).
 //   HTTP: 400 malformed, 404 unknown host or refused by policy, 408
 //        handshake timeout, 431 head too large, 505 version (HTTP/2
-//        preface), 502 backend down.
+//        preface), 502 backend down, 503 no answer from the parent.
 #ifndef SALLYPORT_PROXY_CHILD_H_
 #define SALLYPORT_PROXY_CHILD_H_
 
@@ -46,7 +48,9 @@ struct ChildContext {
   // 0 goes on; an Admission code is answered like a parent refusal (TLS
   // internal_error alert, HTTP 503) and ends the connection.
   bool accept_proxy = false;
-  int report_fd = -1;   // write end of the report pipe (accept_proxy only)
+  // The child's end of its report channel (SOCK_SEQPACKET, proxy/report.h):
+  // source report, route request and reply, final report.
+  int report_fd = -1;
   int verdict_fd = -1;  // read end of the verdict pipe (accept_proxy only)
   int handshake_timeout_ms = 10000;  // ClientHello / request head deadline
   int idle_timeout_ms = 300000;      // relay idle limit (the relay's)
@@ -59,14 +63,13 @@ struct ChildContext {
 };
 
 // Serves the connection on `client` up to the hand-off and returns what
-// happened. With outcome kHandedOff, `*backend` is the connected backend
-// socket (the replay written) and the caller sends the report with both
-// sockets to the parent; otherwise `*backend` is -1, the connection has been
-// answered, and the caller sends the report alone. Closes nothing but a
-// backend socket it failed to use. In test builds only
-// (//proxy:sallyport_testhooks) a weak hook (proxy/test_hooks.h) runs once
-// the host name is known.
-ChildReport ServeConnection(int client, const ChildContext& ctx, int* backend);
+// happened, for the caller to send as the last message on
+// ctx.report_fd. With outcome kHandedOff the replay is in the backend
+// socket (which the child has closed again: the parent keeps a copy);
+// otherwise the connection has been answered. Does not close `client`. In
+// test builds only (//proxy:sallyport_testhooks) weak hooks
+// (proxy/test_hooks.h) run once the host name is known.
+ChildReport ServeConnection(int client, const ChildContext& ctx);
 
 // What a connection refused for load or limits gets, from the parent or
 // from a child told so by the parent: HTTP 503 with Connection: close, or a

@@ -258,23 +258,6 @@ int main(int argc, char** argv) {
     if (prefork > 4096) return Fail("--prefork: at most 4096 waiting children");
     config.prefork = static_cast<size_t>(prefork);
   }
-  // A child parses, routes and replays; the relay process moves the bytes.
-  // So RLIMIT_CPU keeps its default (sandbox/lockdown.h) and the child's fd
-  // budget gets room for the descriptors other sallyport processes may have
-  // in flight when it sends its two sockets (sandbox/lockdown.h): hand-offs
-  // and zygote replies (prefork x 4) and reports and relay hand-ons
-  // (--max-connections x 4), within this process's hard limit.
-  {
-    struct rlimit nofile;
-    getrlimit(RLIMIT_NOFILE, &nofile);
-    const rlim_t want = 4 * static_cast<rlim_t>(absl::GetFlag(FLAGS_max_connections)) +
-                        4 * static_cast<rlim_t>(config.prefork) + 64;
-    const rlim_t budget = 3 + sallyport::sandbox::kMaxKeptFds +
-                          sallyport::sandbox::kChildConnectionFds;
-    const rlim_t room = nofile.rlim_max > budget ? nofile.rlim_max - budget : 0;
-    config.child_limits.fds_in_flight = std::min(want, room);
-  }
-
   char* hosts_real = realpath(absl::GetFlag(FLAGS_hosts).c_str(), nullptr);
   if (hosts_real == nullptr) {
     return Fail(absl::StrCat("--hosts=", absl::GetFlag(FLAGS_hosts), ": ", strerror(errno)));

@@ -55,13 +55,25 @@ bool ValidateReport(const ChildReport& r) {
 }
 
 bool ValidateSourceReport(const SourceReport& r) {
-  if (r.magic != kSourceMagic || r.reserved != 0) return false;
+  if (r.magic != kSourceMagic || r.reserved != 0 || r.reserved2 != 0) return false;
   size_t used = r.family == 6 ? 16 : r.family == 4 ? 4 : r.family == 0 ? 0 : 17;
   if (used > 16) return false;
   for (size_t i = used; i < sizeof r.addr; ++i) {
-    if (r.addr[i] != 0) return false;
+    if (r.addr[i] != 0 || r.dst_addr[i] != 0) return false;
   }
-  return r.family != 0 || r.port == 0;
+  return r.family != 0 || (r.port == 0 && r.dst_port == 0);
+}
+
+bool ValidateRouteRequest(const RouteRequest& r, std::string* name) {
+  if (r.magic != kRouteMagic) return false;
+  size_t n = 0;
+  while (n < sizeof r.hostname && r.hostname[n] != '\0') ++n;
+  if (n == 0 || n == sizeof r.hostname) return false;
+  for (size_t i = n; i < sizeof r.hostname; ++i) {
+    if (r.hostname[i] != '\0') return false;
+  }
+  name->assign(r.hostname, n);
+  return true;
 }
 
 }  // namespace sallyport::proxy

@@ -5,10 +5,20 @@
 // bytes and may be compromised), read by the parent. The parent therefore
 // treats a report as untrusted: fixed size, read once, every field checked
 // (ValidateReport) before use, and a missing or malformed report is logged
-// as such. Each report is one message on the child's SOCK_SEQPACKET report
-// channel; a kHandedOff report carries exactly two descriptors (the client
-// socket, which must be the one the parent handed over, and the backend
-// socket), any other carries none.
+// as such. Each is one message on the child's SOCK_SEQPACKET report channel,
+// and a child never sends a descriptor: the parent keeps its own copy of the
+// client socket and of the backend socket it connected (the route broker,
+// proxy/route_broker.h), and passes those on to the relay.
+//
+// The conversation on the channel, in order (anything else, any
+// descriptor, a message of the wrong size: the parent logs a security event
+// and kills the child):
+//   child → parent  [SourceReport]   --accept-proxy only, before any client
+//                                    byte is parsed; answered on the verdict
+//                                    pipe
+//   child → parent  [RouteRequest]   the canonical host name, at most once
+//   parent → child  RouteReply       with the backend socket when routed
+//   child → parent  ChildReport      the last message, then the child exits
 #ifndef SALLYPORT_PROXY_REPORT_H_
 #define SALLYPORT_PROXY_REPORT_H_
 
@@ -35,8 +45,8 @@ enum class Outcome : uint8_t {
   kBadProxyHeader,       // --accept-proxy and no valid PROXY header
   kInternal,             // a local failure (lockdown, resources)
   kRefusedLimit,         // --accept-proxy: the parent refused the real client
-  // Routed, PROXY header and replay written: the report carries the client
-  // and backend sockets (SCM_RIGHTS) for the relay. Never logged as such:
+  // Routed, PROXY header and replay written: the parent passes its copies
+  // of the client and backend sockets to the relay. Never logged as such:
   // the relay's end of the connection (relayed, idle-timeout, relay-error)
   // is.
   kHandedOff,
@@ -64,19 +74,58 @@ static_assert(sizeof(ChildReport) <= PIPE_BUF, "one small message");
 // Untrusted like ChildReport (validated before use); smaller than PIPE_BUF.
 inline constexpr uint32_t kSourceMagic = 0x53505352;  // "SPSR"
 
+//
+// It carries the header's destination too: the route broker writes the
+// PROXY header it sends to a backend from this report (trusted as far as
+// the balancer is: sent before a client byte is parsed), never from what
+// the child says later.
 struct SourceReport {
   uint32_t magic = kSourceMagic;
-  // 4 or 6: addr/port are the client's. 0: the header was LOCAL (a health
-  // check) or of an unknown family, so the balancer itself is the client.
+  // 4 or 6: addr/port are the client's, dst_addr/dst_port the address the
+  // client connected to. 0: the header was LOCAL (a health check) or of an
+  // unknown family, so the balancer itself is the client.
   uint8_t family = 0;
   uint8_t reserved = 0;  // must be 0
   uint16_t port = 0;
   uint8_t addr[16] = {};  // IPv4 in the first 4 bytes, the rest zero
+  uint16_t dst_port = 0;
+  uint16_t reserved2 = 0;  // must be 0
+  uint8_t dst_addr[16] = {};  // as addr
 };
-static_assert(sizeof(SourceReport) == 24, "fixed layout, one atomic write");
+static_assert(sizeof(SourceReport) == 44, "fixed layout, one atomic write");
 
-// Checks magic, family, zero padding (IPv4: bytes 4..15; family 0: all).
+// Checks magic, family, zero padding (IPv4: bytes 4..15 of both addresses;
+// family 0: every field but magic).
 bool ValidateSourceReport(const SourceReport& r);
+
+// What the child asks the parent once it knows the host name: the name as
+// the child's parser canonicalised it. The parent checks it is exactly what
+// parser::CanonicalHostname makes of it (so a compromised child can ask for
+// no more than a client could), then decides and connects the route itself.
+inline constexpr uint32_t kRouteMagic = 0x53505251;  // "SPRQ"
+
+struct RouteRequest {
+  uint32_t magic = kRouteMagic;
+  char hostname[256] = {};  // NUL-terminated, zero after the NUL
+};
+
+// Checks magic, NUL termination and zero padding; `*name` gets the name
+// (not yet checked to be canonical: the caller does that).
+bool ValidateRouteRequest(const RouteRequest& r, std::string* name);
+
+// The parent's answer. kRouted comes with exactly one descriptor, the
+// backend socket (connected, the PROXY header already written); the others
+// with none. The child trusts it.
+inline constexpr uint32_t kRouteReplyMagic = 0x53505250;  // "SPRP"
+
+struct RouteReply {
+  enum Result : uint8_t { kRouted = 0, kNoRoute = 1, kBackendDown = 2 };
+  uint32_t magic = kRouteReplyMagic;
+  Result result = kNoRoute;
+  uint8_t proxy_header_sent = 0;  // 0 none, 1 v1, 2 v2 (kRouted)
+  uint16_t reserved = 0;
+};
+static_assert(sizeof(RouteReply) == 8, "fixed layout");
 
 // Copies `s` into a fixed field, truncating, replacing non-printable bytes.
 void SetField(char* field, size_t size, const std::string& s);

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +27,7 @@
 #include "proxy/handoff.h"
 #include "proxy/relay.h"
 #include "proxy/relay_process.h"
+#include "proxy/route_broker.h"
 #include "proxy/zygote.h"
 #include "sandbox/lockdown.h"
 
@@ -171,11 +173,25 @@ class Server {
     int verdict_fd = -1;          // --accept-proxy: write end, else -1
     Peer peer;
     double started = 0;
-    std::string inbox;            // messages read from report_fd so far
-    Received passed;              // descriptors that came with them
-    bool extra_fds = false;       // descriptors with more than one message
-    ino_t client_ino = 0;         // the accepted socket's inode (fstat)
+    // kWorking: the parent's own copies. The client socket from accept, the
+    // backend socket from the route broker; both go to the relay after a
+    // hand-off, and are closed at reap otherwise.
+    int client_fd = -1;
+    int backend_fd = -1;
+    // What a PROXY header to the backend says: the accepted connection's
+    // addresses, or (--accept-proxy) those of the balancer's header.
+    parser::ProxyEndpoints endpoints;
     bool awaiting_source = false; // --accept-proxy: no SourceReport yet
+    bool route_asked = false;     // its one RouteRequest has come
+    std::string host;             // the name it asked for (checked canonical)
+    uint8_t proxy_header_sent = 0;  // what the broker wrote to the backend
+    std::string route_refusal;    // why the broker refused, for the log
+    int64_t route_deadline_ms = 0;  // a full listen queue: retry until then
+    int64_t route_retry_at_ms = 0;  // 0: no retry pending
+    int route_backoff_ms = 0;
+    std::string violation;        // what it sent that a child must not
+    bool have_report = false;     // its final ChildReport has come
+    ChildReport report;
     std::string client_key;       // admitted in limits_ under this key
     std::string proxied_display;  // the real client, from the SourceReport
     bool refused = false;         // the verdict refused it (logged then)
@@ -240,15 +256,25 @@ class Server {
   }
   void Refuse(int fd, const Peer& peer, const std::string& why);
   void RefuseUntrusted(int fd, const Peer& peer);
-  void ReadSourceReport(pid_t pid);
+  // Reads and acts on every message the child has sent so far (report.h:
+  // the conversation). `exited`: it has been reaped, so nothing is answered
+  // and it is not killed (its pid may be reused).
+  void ReadChannel(pid_t pid, bool exited);
+  void HandleSource(pid_t pid, const SourceReport& r);
+  void HandleRouteRequest(pid_t pid, Child& c, const RouteRequest& r);
+  // One attempt of the broker; a full listen queue is retried (RetryRoutes)
+  // until route_deadline_ms, anything else answered now.
+  void TryRoute(pid_t pid, Child& c);
+  void RetryRoutes();
+  int NextRouteRetryMs(int64_t now) const;
+  // A child sent what a child never sends: logged as a security event, and
+  // (unless it has already exited) killed. Its line says `what`.
+  void Violation(pid_t pid, Child& c, const std::string& what, bool exited);
   void ReapChildren();
   void RecordCrash(const Child& child, int sig);
-  // Reads one message from the child's report channel (its descriptors
-  // kept in child.passed); the read's result.
-  ssize_t ReadReportMessage(Child& child, char* buf, size_t len);
   // The child has exited: log its connection, or pass it to the relay
   // (true: then the limits stay taken until the relay reports its end).
-  bool FinishChild(Child& child, int status);
+  bool FinishChild(pid_t pid, Child& child, int status);
   void EmitConnection(const Peer& peer, const std::string& proxied_display,
                       const Line& line, double started, const std::string& end);
   bool EnsureRelay();
@@ -271,6 +297,8 @@ class Server {
   Limits balancer_limits_;
   CrashBudget crash_budget_;
   absl::flat_hash_map<pid_t, Child> children_;  // every child, any state
+  int channels_ = -1;  // epoll set (edge-triggered) of working children's channels
+  std::vector<pid_t> retrying_;  // children whose route waits for a retry
   std::deque<pid_t> idle_;                      // kWaiting, oldest first
   size_t gone_ = 0;                             // kGone, not yet reaped
   int64_t pool_retry_at_ms_ = 0;                // after a failed top-up
@@ -495,8 +523,6 @@ void Server::HandOff(int fd, const Peer& peer) {
     pid_t pid = idle_.front();
     idle_.pop_front();
     Child& c = children_[pid];
-    struct stat st;
-    c.client_ino = fstat(fd, &st) == 0 ? st.st_ino : 0;
     int rc = SendConnection(c.handoff_fd, fd, header);
     close(c.handoff_fd);
     c.handoff_fd = -1;
@@ -505,12 +531,22 @@ void Server::HandOff(int fd, const Peer& peer) {
       ++gone_;
       continue;
     }
-    close(fd);
     ++accepted_;
     c.state = State::kWorking;
+    c.client_fd = fd;  // kept: passed to the relay after the hand-off
+    c.endpoints = peer.endpoints;
     c.awaiting_source = ProxyMode();
     c.peer = peer;
     c.started = MonoSeconds();
+    struct epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = static_cast<uint64_t>(pid);
+    if (epoll_ctl(channels_, EPOLL_CTL_ADD, c.report_fd, &ev) != 0) {
+      // Without its channel watched the child cannot be served: stop it;
+      // its line is logged when it is reaped.
+      Violation(pid, c, absl::StrCat("(not its doing) channel not watched: ", strerror(errno)),
+                false);
+    }
     return;
   }
   Front().Release(peer.address);
@@ -565,40 +601,97 @@ void Server::CloseIdle() {
   idle_.clear();
 }
 
+void Server::Violation(pid_t pid, Child& c, const std::string& what, bool exited) {
+  if (!c.violation.empty()) return;
+  c.violation = absl::StrCat("the child ", what);
+  LogRecord event("security");
+  event.Str("proto", Proto()).Str("client", c.peer.display);
+  if (!c.proxied_display.empty()) event.Str("proxied_client", c.proxied_display);
+  Emit(event.Str("what", absl::StrCat(c.violation, exited ? "" : "; killed it")));
+  if (!exited) kill(pid, SIGKILL);
+}
+
+void Server::ReadChannel(pid_t pid, bool exited) {
+  for (;;) {
+    auto it = children_.find(pid);
+    if (it == children_.end()) return;  // reaped meanwhile (HandleSource)
+    Child& c = it->second;
+    if (c.report_fd < 0 || !c.violation.empty() || c.have_report) return;
+    // One record per message; a byte more than the largest, to see a
+    // longer one.
+    alignas(8) char buf[sizeof(ChildReport) + 1];
+    Received got;
+    int rc = RecvWithFds(c.report_fd, buf, sizeof buf, MSG_DONTWAIT, &got);
+    if (rc == -EINTR) continue;
+    if (rc != 0 || got.len == 0) return;  // nothing more yet, or its end
+    if (got.nfds > 0 || got.fds_truncated) {
+      got.CloseFds();
+      Violation(pid, c, "sent descriptors (a child never does); closed them", exited);
+      return;
+    }
+    const size_t len = got.truncated ? sizeof buf : static_cast<size_t>(got.len);
+    uint32_t magic = 0;
+    if (len >= sizeof magic) memcpy(&magic, buf, sizeof magic);
+    if (magic == kSourceMagic && len == sizeof(SourceReport) && c.awaiting_source) {
+      SourceReport r;
+      memcpy(&r, buf, sizeof r);
+      if (exited) {
+        c.awaiting_source = false;  // nobody left to admit
+        continue;
+      }
+      HandleSource(pid, r);  // may reap children: looked up again above
+      continue;
+    }
+    if (magic == kRouteMagic && len == sizeof(RouteRequest) && !c.route_asked &&
+        !c.awaiting_source && !c.refused) {
+      RouteRequest r;
+      memcpy(&r, buf, sizeof r);
+      c.route_asked = true;
+      if (!exited) HandleRouteRequest(pid, c, r);  // else: nobody to answer
+      continue;
+    }
+    if (magic == kReportMagic && len == sizeof(ChildReport)) {
+      memcpy(&c.report, buf, sizeof c.report);
+      c.have_report = true;
+      return;
+    }
+    const char* what = magic == kRouteMagic && c.route_asked
+                           ? "asked for a second route"
+                       : magic == kRouteMagic ? "asked for a route before it was admitted"
+                       : magic == kSourceMagic ? "sent a source report it was not asked for"
+                                               : "sent a malformed message";
+    Violation(pid, c, what, exited);
+    return;
+  }
+}
+
 // --accept-proxy: the child has parsed the balancer's header (and nothing
 // the client sent). Admit the real client, or refuse it, on the child's
 // verdict pipe.
-void Server::ReadSourceReport(pid_t pid) {
+void Server::HandleSource(pid_t pid, const SourceReport& r) {
   auto it = children_.find(pid);
   if (it == children_.end()) return;
   Child& c = it->second;
-  char buf[sizeof(ChildReport)];
-  ssize_t n = ReadReportMessage(c, buf, sizeof buf);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   c.awaiting_source = false;
-  if (n <= 0) return;  // the child ended before reporting: reaped soon
-  c.inbox.append(buf, static_cast<size_t>(n));
-  SourceReport r;
-  uint32_t magic = 0;
-  if (c.inbox.size() >= sizeof magic) memcpy(&magic, c.inbox.data(), sizeof magic);
-  if (magic == kReportMagic) return;  // its final report: it ended early
-  bool valid = c.inbox.size() >= sizeof r;
-  if (valid) {
-    memcpy(&r, c.inbox.data(), sizeof r);
-    c.inbox.erase(0, sizeof r);
-    valid = ValidateSourceReport(r);
-  }
-  if (!valid) {
+  if (!ValidateSourceReport(r)) {
     // Only the trusted balancer's bytes had been parsed: a bug, not a
     // client's doing. Stop the child; its end is logged when reaped.
-    Emit(LogRecord("security").Str("proto", Proto()).Str("client", c.peer.display)
-             .Str("what", "malformed source report from a child; killed it"));
-    kill(pid, SIGKILL);
+    Violation(pid, c, "sent a malformed source report", false);
     return;
   }
   std::string key = c.peer.address;
   c.proxied_display = c.peer.display;
-  if (r.family != 0) DescribeSource(r, &key, &c.proxied_display);
+  if (r.family != 0) {
+    DescribeSource(r, &key, &c.proxied_display);
+    const bool v6 = r.family == 6;
+    c.endpoints = parser::ProxyEndpoints{};
+    c.endpoints.family = v6 ? parser::ProxyEndpoints::Family::kTcp6
+                            : parser::ProxyEndpoints::Family::kTcp4;
+    memcpy(c.endpoints.src_addr.data(), r.addr, v6 ? 16 : 4);
+    memcpy(c.endpoints.dst_addr.data(), r.dst_addr, v6 ? 16 : 4);
+    c.endpoints.src_port = r.port;
+    c.endpoints.dst_port = r.dst_port;
+  }
   Admission a = limits_.Admit(key, MonoSeconds());
   if (a == Admission::kSourceCap) {
     // As in AcceptSome: ended children still count until reaped.
@@ -625,23 +718,87 @@ void Server::ReadSourceReport(pid_t pid) {
            .Int("refused_total", static_cast<int64_t>(refused_)));
 }
 
-ssize_t Server::ReadReportMessage(Child& child, char* buf, size_t len) {
-  Received got;
-  int rc = RecvWithFds(child.report_fd, buf, len, MSG_DONTWAIT, &got);
-  if (rc != 0) {
-    errno = -rc;
-    return -1;
+void Server::HandleRouteRequest(pid_t pid, Child& c, const RouteRequest& r) {
+  std::string name;
+  if (!ValidateRouteRequest(r, &name)) {
+    Violation(pid, c, "sent a malformed route request", false);
+    return;
   }
-  if (got.nfds > 0 || got.fds_truncated) {
-    if (child.passed.nfds > 0 || child.passed.fds_truncated) {
-      child.extra_fds = true;  // only one message may carry descriptors
-      got.CloseFds();
+  absl::Status ok = CheckRequestedName(name);
+  if (!ok.ok()) {
+    // The child's parsers only ever produce canonical names.
+    Violation(pid, c, absl::StrCat("asked for a route to a name its parsers cannot have made (",
+                                   ok.message(), ")"),
+              false);
+    return;
+  }
+  c.host = name;
+  c.route_deadline_ms = MonotonicMillis() + config_.child.handshake_timeout_ms;
+  c.route_backoff_ms = 1;
+  TryRoute(pid, c);
+}
+
+void Server::TryRoute(pid_t pid, Child& c) {
+  c.route_retry_at_ms = 0;
+  BrokerResult b = Broker(c.host, config_.child.protocol, c.endpoints,
+                          config_.child.unmapped_uid);
+  const int64_t now = MonotonicMillis();
+  if (b.kind == BrokerResult::kBusy && now < c.route_deadline_ms) {
+    // The backend is slow to accept: retry soon (1, 2, 4 .. 32 ms apart),
+    // as a blocking connect would have waited, without blocking anyone.
+    c.route_retry_at_ms = now + c.route_backoff_ms;
+    c.route_backoff_ms = std::min(2 * c.route_backoff_ms, 32);
+    retrying_.push_back(pid);
+    return;
+  }
+  RouteReply reply;
+  if (b.kind == BrokerResult::kRouted) {
+    reply.result = RouteReply::kRouted;
+    reply.proxy_header_sent = b.proxy_header_sent;
+    c.backend_fd = b.backend;
+    c.proxy_header_sent = b.proxy_header_sent;
+  } else {
+    reply.result = b.kind == BrokerResult::kNoRoute ? RouteReply::kNoRoute
+                                                    : RouteReply::kBackendDown;
+    c.route_refusal = b.kind == BrokerResult::kBusy
+                          ? absl::StrCat(b.detail, " for --handshake-timeout")
+                          : b.detail;
+  }
+  // A child that has gone meanwhile is reaped soon; its line says how.
+  SendWithFds(c.report_fd, &reply, sizeof reply, &c.backend_fd,
+              reply.result == RouteReply::kRouted ? 1 : 0, MSG_DONTWAIT);
+}
+
+void Server::RetryRoutes() {
+  if (retrying_.empty()) return;
+  const int64_t now = MonotonicMillis();
+  std::vector<pid_t> due;
+  size_t kept = 0;
+  for (pid_t pid : retrying_) {
+    auto it = children_.find(pid);
+    if (it == children_.end() || it->second.route_retry_at_ms == 0 ||
+        !it->second.violation.empty()) {
+      continue;  // reaped or killed meanwhile
+    }
+    if (it->second.route_retry_at_ms <= now) {
+      due.push_back(pid);
     } else {
-      child.passed = got;
+      retrying_[kept++] = pid;
     }
   }
-  if (got.truncated) return static_cast<ssize_t>(len) + 1;  // never a valid size
-  return got.len;
+  retrying_.resize(kept);
+  for (pid_t pid : due) TryRoute(pid, children_[pid]);  // may re-add it
+}
+
+int Server::NextRouteRetryMs(int64_t now) const {
+  int64_t next = -1;
+  for (pid_t pid : retrying_) {
+    auto it = children_.find(pid);
+    if (it == children_.end() || it->second.route_retry_at_ms == 0) continue;
+    int64_t wait = std::max<int64_t>(0, it->second.route_retry_at_ms - now);
+    if (next < 0 || wait < next) next = wait;
+  }
+  return static_cast<int>(next);
 }
 
 std::string ExitString(int status) {
@@ -671,81 +828,57 @@ void Server::EmitConnection(const Peer& peer, const std::string& proxied_display
   Emit(rec);
 }
 
-bool Server::FinishChild(Child& child, int status) {
-  // The child has exited: what it wrote is all in the channel. Read it all,
-  // but never more than a SourceReport and a ChildReport could be.
-  char buf[sizeof(ChildReport) + 1];
-  while (child.inbox.size() <= sizeof(SourceReport) + sizeof(ChildReport)) {
-    ssize_t n = ReadReportMessage(child, buf, sizeof buf);
-    if (n <= 0) break;
-    child.inbox.append(buf, static_cast<size_t>(n));
-  }
-  if (child.awaiting_source && child.inbox.size() >= sizeof(SourceReport)) {
-    uint32_t magic = 0;
-    memcpy(&magic, child.inbox.data(), sizeof magic);
-    if (magic == kSourceMagic) child.inbox.erase(0, sizeof(SourceReport));
-  }
-  Received passed = child.passed;
-  child.passed = Received{};
-  ChildReport r;
-  bool have = child.inbox.size() == sizeof r;
-  if (have) {
-    memcpy(&r, child.inbox.data(), sizeof r);
-    have = ValidateReport(r);
-  }
+bool Server::FinishChild(pid_t pid, Child& child, int status) {
+  // The child has exited: what it sent is all in the channel.
+  ReadChannel(pid, /*exited=*/true);
   const std::string end = ExitString(status);
   Line line;
-  if (!have) {
-    if (passed.nfds > 0 || passed.fds_truncated || child.extra_fds) {
-      Emit(LogRecord("security").Str("proto", Proto()).Str("client", child.peer.display)
-               .Str("what", "the child sent descriptors without a valid hand-off report; "
-                            "closed them"));
-    }
-    passed.CloseFds();
+  line.host = child.host.empty() ? "-" : child.host;
+  line.proxy_header_sent = child.proxy_header_sent;
+  if (!child.violation.empty()) {
+    line.outcome = OutcomeName(Outcome::kInternal);
+    line.detail = child.violation;
+    line.have_detail = true;
+    EmitConnection(child.peer, child.proxied_display, line, child.started, end);
+    return false;
+  }
+  const ChildReport& r = child.report;
+  if (!child.have_report || !ValidateReport(r)) {
     line.outcome = "no-report";
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
-  line.host = r.hostname[0] ? r.hostname : "-";
+  // The name it asked the broker for is the one that counts; before that
+  // (a refused handshake) the child's own report is all there is.
+  if (child.host.empty() && r.hostname[0]) line.host = r.hostname;
   line.outcome = OutcomeName(r.outcome);
   line.detail = r.detail;
   line.have_detail = true;
   line.answered = r.answered;
-  line.proxy_header_sent = r.proxy_header_sent;
   line.have_bytes = true;
   line.up = r.bytes_up;
   line.down = r.bytes_down;
   const bool handed_off = r.outcome == Outcome::kHandedOff;
-  // A report without a hand-off carries no descriptors; a hand-off carries
-  // exactly the client socket this child was given and a backend socket.
-  std::string wrong;
-  if (child.extra_fds || passed.fds_truncated || passed.nfds != (handed_off ? 2 : 0)) {
-    wrong = absl::StrCat("the child's report came with ", passed.nfds,
-                         passed.fds_truncated ? "+" : "", " descriptors");
-  } else if (handed_off) {
-    struct stat st;
-    if (fstat(passed.fds[0], &st) != 0 || !S_ISSOCK(st.st_mode) ||
-        st.st_ino != child.client_ino) {
-      wrong = "the child handed back a client descriptor that is not its connection's";
+  if (!handed_off) {
+    // The broker's own reason, not the child's word for it.
+    if (!child.route_refusal.empty() &&
+        (r.outcome == Outcome::kNoRoute || r.outcome == Outcome::kBackendDown)) {
+      line.detail = child.route_refusal;
     }
-  }
-  if (!wrong.empty()) {
-    passed.CloseFds();
-    Emit(LogRecord("security").Str("proto", Proto()).Str("client", child.peer.display)
-             .Str("what", absl::StrCat(wrong, "; closed them")));
-    line.outcome = OutcomeName(Outcome::kInternal);
-    line.detail = wrong;
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
-  if (!handed_off) {
+  if (child.backend_fd < 0) {
+    Violation(pid, child, "reported a hand-off without a route", /*exited=*/true);
+    line.outcome = OutcomeName(Outcome::kInternal);
+    line.detail = child.violation;
+    line.have_bytes = false;
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
   if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || !EnsureRelay()) {
     // A child that died after handing off is not trusted with the
     // connection; without a relay there is nobody to hold it.
-    passed.CloseFds();
     line.outcome = OutcomeName(Outcome::kRelayError);
     line.detail = WIFSIGNALED(status) || WEXITSTATUS(status) != 0
                       ? "the child died after its hand-off; connection closed"
@@ -760,10 +893,11 @@ bool Server::FinishChild(Child& child, int status) {
   h.client_key = child.client_key;
   h.started = child.started;
   h.host = line.host;
-  h.proxy_header_sent = r.proxy_header_sent;
+  h.proxy_header_sent = child.proxy_header_sent;
   h.replayed = r.bytes_up;
   h.end = end;
-  relay_.Add(id, passed.fds[0], passed.fds[1]);
+  relay_.Add(id, child.client_fd, child.backend_fd);  // takes both
+  child.client_fd = child.backend_fd = -1;
   return true;
 }
 
@@ -905,9 +1039,8 @@ void Server::ReapChildren() {
       // A connection the verdict refused was logged then ("refused").
       bool held = false;
       if (!c.refused || WIFSIGNALED(status)) {
-        held = FinishChild(c, status);
+        held = FinishChild(pid, c, status);
       }
-      c.passed.CloseFds();
       if (WIFSIGNALED(status) && IsFaultSignal(WTERMSIG(status))) {
         RecordCrash(c, WTERMSIG(status));
       }
@@ -931,7 +1064,9 @@ void Server::ReapChildren() {
         close(c.handoff_fd);
       }
     }
-    c.passed.CloseFds();
+    for (int fd : {c.client_fd, c.backend_fd}) {
+      if (fd >= 0) close(fd);
+    }
     if (c.report_fd >= 0) close(c.report_fd);
     if (c.verdict_fd >= 0) close(c.verdict_fd);
     children_.erase(it);
@@ -980,6 +1115,11 @@ void Server::RecordCrash(const Child& c, int sig) {
 int Server::Run() {
   int64_t drain_deadline = 0;
   bool killed = false;
+  channels_ = epoll_create1(EPOLL_CLOEXEC);
+  if (channels_ < 0) {
+    fprintf(stderr, "sallyport: epoll_create1: %s\n", strerror(errno));
+    return 2;
+  }
   // The first zygote must start: a failure here is a set-up error (e.g. a
   // dynamic build, which cannot be exec'd inside the chroot). Up to three
   // tries, so a zygote killed from outside during its set-up does not stop
@@ -1039,10 +1179,9 @@ int Server::Run() {
       Emit(LogRecord("resumed").Str("proto", Proto())
                .Str("reason", "crash budget pause over"));
     }
-    // The signal pipe, the listening socket, then (--accept-proxy) the
-    // report pipe of every child whose SourceReport is still to come.
+    // The signal pipe, the listening socket, the zygote's and the relay's
+    // channels, and the epoll set of every working child's channel.
     std::vector<struct pollfd> fds;
-    std::vector<pid_t> awaiting;
     fds.push_back({g_signal_pipe[0], POLLIN, 0});
     const size_t listen_at = fds.size();
     if (can_accept) fds.push_back({config_.listen_fd, POLLIN, 0});
@@ -1051,12 +1190,8 @@ int Server::Run() {
       fds.push_back({relay_.fd(),
                      static_cast<short>(POLLIN | (relay_.has_queued() ? POLLOUT : 0)), 0});
     }
-    const size_t first_child = fds.size();
-    for (const auto& [pid, child] : children_) {
-      if (!child.awaiting_source) continue;
-      fds.push_back({child.report_fd, POLLIN, 0});
-      awaiting.push_back(pid);
-    }
+    const size_t channels_at = fds.size();
+    fds.push_back({channels_, POLLIN, 0});
     const int n = static_cast<int>(fds.size());
     int timeout = -1;
     if (!draining_ && !can_accept) timeout = static_cast<int>(resume_at_ms_ - now);
@@ -1070,6 +1205,8 @@ int Server::Run() {
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));
+    int retry_ms = NextRouteRetryMs(now);
+    if (retry_ms >= 0) timeout = timeout < 0 ? retry_ms : std::min(timeout, retry_ms);
     int r = poll(fds.data(), static_cast<nfds_t>(n), timeout);
     if (r < 0 && errno != EINTR) {
       Emit(LogRecord("error").Str("what", absl::StrCat("poll: ", strerror(errno))));
@@ -1080,9 +1217,15 @@ int Server::Run() {
       while (read(g_signal_pipe[0], buf, sizeof buf) > 0) {
       }
     }
-    for (size_t i = 0; r > 0 && i < awaiting.size(); ++i) {
-      if (fds[first_child + i].revents != 0) ReadSourceReport(awaiting[i]);
+    if (r > 0 && (fds[channels_at].revents & POLLIN)) {
+      struct epoll_event events[64];
+      int ready;
+      do {
+        ready = epoll_wait(channels_, events, 64, 0);
+        for (int i = 0; i < ready; ++i) ReadChannel(static_cast<pid_t>(events[i].data.u64), false);
+      } while (ready == 64);
     }
+    RetryRoutes();
     ReadSpawnReplies();
     ReadRelayReports();
     ReapChildren();

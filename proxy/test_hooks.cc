@@ -4,6 +4,7 @@
 #include "proxy/test_hooks.h"
 
 #include "proxy/handoff.h"
+#include "proxy/report.h"
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -27,37 +28,43 @@ extern "C" void sallyport_test_hook_after_handshake(const char* hostname) {
 }
 
 namespace {
+using sallyport::proxy::ChildReport;
+using sallyport::proxy::Outcome;
+using sallyport::proxy::RouteRequest;
+
 int Send(int channel, const void* data, size_t len, const int* fds, int n) {
   return sallyport::proxy::SendWithFds(channel, data, len, fds, n, 0);
 }
+
+RouteRequest RequestFor(const char* name) {
+  RouteRequest r;
+  std::strncpy(r.hostname, name, sizeof r.hostname - 1);
+  return r;
+}
 }  // namespace
 
-extern "C" int sallyport_test_hook_before_report(const char* hostname, const void* report,
-                                                 unsigned long len, int channel, int client,
-                                                 int backend) {
+extern "C" int sallyport_test_hook_before_route(const char* hostname, int channel,
+                                                int client) {
   auto is = [&](const char* name) { return std::strcmp(hostname, name) == 0; };
-  if (is("swapped.evil.test")) {
-    const int fds[] = {backend, client};
-    Send(channel, report, len, fds, 2);
-  } else if (is("same.evil.test")) {
-    const int fds[] = {client, client};
-    Send(channel, report, len, fds, 2);
-  } else if (is("three.evil.test")) {
-    const int fds[] = {client, backend, backend};
-    Send(channel, report, len, fds, 3);
-  } else if (is("channel.evil.test")) {
-    const int fds[] = {client, channel};
-    Send(channel, report, len, fds, 2);
-  } else if (is("unconnected.evil.test")) {
-    const int fds[] = {client, socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)};
-    Send(channel, report, len, fds, 2);
-  } else if (is("garbage.evil.test")) {
-    const int fds[] = {client, backend};
-    Send(channel, "garbage", 7, fds, 2);
+  if (is("fds.evil.test")) {
+    RouteRequest r = RequestFor(hostname);
+    Send(channel, &r, sizeof r, &client, 1);
+  } else if (is("forged.evil.test")) {
+    RouteRequest r = RequestFor("Other.Test");
+    Send(channel, &r, sizeof r, nullptr, 0);
   } else if (is("twice.evil.test")) {
-    const int fds[] = {client, backend};
-    Send(channel, report, len, fds, 2);
-    Send(channel, report, len, fds, 2);
+    RouteRequest r = RequestFor(hostname);
+    Send(channel, &r, sizeof r, nullptr, 0);
+    Send(channel, &r, sizeof r, nullptr, 0);
+  } else if (is("garbage.evil.test")) {
+    Send(channel, "garbage", 7, nullptr, 0);
+  } else if (is("unrouted.evil.test")) {
+    ChildReport r;
+    r.outcome = Outcome::kHandedOff;
+    std::strncpy(r.hostname, hostname, sizeof r.hostname - 1);
+    Send(channel, &r, sizeof r, nullptr, 0);
+  } else if (is("connect.evil.test")) {
+    socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);  // not in the child filter
   } else {
     return 0;
   }

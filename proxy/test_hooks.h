@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // proxy/test_hooks.h — seams for end-to-end tests that need a child to
-// crash on demand (a real seccomp kill, a real segfault), after routing has
+// crash on demand (a real seccomp kill, a real segfault), after parsing has
 // learnt the host name and, with --accept-proxy, the real client; or to
-// behave as a compromised child would when it hands its connection on.
+// behave as a compromised child would when it asks for its route.
 //
 // The hook is a weak symbol: the installed binary (//proxy:sallyport) links
 // no definition, so its address is null and the child never calls it. Only
@@ -22,22 +22,21 @@ extern "C" {
 //   anything else      → returns
 void sallyport_test_hook_after_handshake(const char* hostname) __attribute__((weak));
 
-// Called in a child that routed its connection, just before it sends its
-// report (`report`, `len` bytes) with the client and backend sockets on
-// `channel` (proxy/report.h). Returns nonzero if it sent something of its
-// own instead, as a compromised child might (the parent and the relay must
-// refuse it, log it and carry on). The test definition:
-//   swapped.evil.test     → {backend, client}: the client is not its own
-//   same.evil.test        → {client, client}: no Unix socket for the backend
-//   three.evil.test       → {client, backend, backend}
-//   channel.evil.test     → {client, channel}: a SOCK_SEQPACKET backend
-//   unconnected.evil.test → {client, a fresh unconnected Unix socket}
-//   garbage.evil.test     → 7 bytes of junk with {client, backend}
-//   twice.evil.test       → the report twice, each with {client, backend}
-//   anything else         → returns 0
-int sallyport_test_hook_before_report(const char* hostname, const void* report,
-                                      unsigned long len, int channel, int client,
-                                      int backend) __attribute__((weak));
+// Called in a child once it knows the host name, just before it asks the
+// parent's route broker for the backend on `channel` (proxy/report.h).
+// Returns nonzero if it said something of its own instead, as a
+// compromised child might; the child then exits at once. The parent must
+// refuse it, log it and carry on. The test definition:
+//   fds.evil.test      → a well-formed route request with {client} attached
+//   forged.evil.test   → a route request for "Other.Test" (not canonical)
+//   twice.evil.test    → two route requests
+//   garbage.evil.test  → 7 bytes of junk
+//   unrouted.evil.test → a hand-off report, never having asked for a route
+//   connect.evil.test  → socket(AF_UNIX) itself, to connect on its own:
+//                        the child filter kills it (SIGSYS)
+//   anything else      → returns 0
+int sallyport_test_hook_before_route(const char* hostname, int channel, int client)
+    __attribute__((weak));
 }
 
 #endif  // SALLYPORT_PROXY_TEST_HOOKS_H_

@@ -69,25 +69,9 @@ char* g_argv0 = nullptr;  // "sallyport-zygote", renamed in each child
   ctx.endpoints = header.endpoints;
   ctx.report_fd = report;
   ctx.verdict_fd = verdict;
-  int backend = -1;
-  ChildReport r = ServeConnection(client, ctx, &backend);
-  // One message: the report, and with kHandedOff the connection's two
-  // sockets for the relay (the parent passes them on). Blocking: the
-  // parent reads it when it reaps this child.
-  if (backend >= 0 && sallyport_test_hook_before_report != nullptr &&
-      sallyport_test_hook_before_report(r.hostname, &r, sizeof r, report, client, backend)) {
-    _exit(0);  // test builds only: a compromised child's report was sent
-  }
-  const int pair[2] = {client, backend};
-  int rc = SendWithFds(report, &r, sizeof r, pair, backend >= 0 ? 2 : 0, 0);
-  if (rc != 0 && backend >= 0) {
-    // Not handed on (ETOOMANYREFS: too many descriptors in flight for this
-    // user, see sandbox/lockdown.h): say so; the connection closes with us.
-    r.outcome = Outcome::kRelayError;
-    SetField(r.detail, sizeof r.detail,
-             std::string("handing the connection to the relay: ") + strerror(-rc));
-    SendWithFds(report, &r, sizeof r, nullptr, 0, 0);
-  }
+  ChildReport r = ServeConnection(client, ctx);
+  // The last message; blocking: the parent reads it when it reaps us.
+  SendWithFds(report, &r, sizeof r, nullptr, 0, 0);
   _exit(0);
 }
 

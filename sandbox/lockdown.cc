@@ -475,7 +475,7 @@ int CloseAllBut(const int* keep, int count) noexcept {
 // The rlimits of header, then the child filter.
 int LimitAndLock(const ChildLockdown& spec) noexcept {
   const rlim_t nofile =
-      static_cast<rlim_t>(3 + spec.keep_count + kChildConnectionFds) + spec.limits.fds_in_flight;
+      static_cast<rlim_t>(3 + spec.keep_count + kChildConnectionFds);
   struct Limit {
     int resource;
     rlim_t soft;

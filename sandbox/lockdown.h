@@ -126,15 +126,12 @@ absl::Status WarmUpMalloc();
 // Refuses uid 0 / gid 0. Needs root (CAP_SETUID/CAP_SETGID).
 absl::Status DropToUser(uid_t uid, gid_t gid);
 
-// The child's fd budget, which sets RLIMIT_NOFILE: stdio (3), the kept fds
-// (hand-off channel, report channel, verdict pipe: up to kMaxKeptFds), the
-// client socket and one backend socket, plus ChildLimits::fds_in_flight.
-// That last part is not for the child to hold: the kernel refuses to send
-// descriptors (ETOOMANYREFS) when the sender's user already has more in
-// flight (sent, not yet received) than the sender's RLIMIT_NOFILE, and all
-// sallyport processes share one user. A child sends its two sockets with
-// its report (proxy/report.h), so its limit must exceed what the parent,
-// the zygote and other children may have in flight at that moment.
+// The child's fd budget, which sets RLIMIT_NOFILE exactly: stdio (3), the
+// kept fds (hand-off channel, report channel, verdict pipe: up to
+// kMaxKeptFds), the client socket and the one backend socket the route
+// broker passes it. A child never sends a descriptor, so it needs no room
+// for the kernel's per-user count of descriptors in flight (ETOOMANYREFS is
+// the sender's limit: the parent's).
 inline constexpr int kMaxKeptFds = 3;
 inline constexpr int kChildConnectionFds = 2;
 
@@ -151,9 +148,6 @@ struct ChildLimits {
   // Bounds a spinning child (the relay process, not the child, moves the
   // bytes of a routed connection).
   rlim_t cpu_seconds = 5;
-  // Added to RLIMIT_NOFILE: see the fd budget above. The parent sets it
-  // from --max-connections and --prefork, within its own hard limit.
-  rlim_t fds_in_flight = 0;
 };
 
 struct ChildLockdown {
@@ -169,7 +163,7 @@ struct ChildLockdown {
 // spec: missing filter, an fd <= 2, too many kept fds). On failure the
 // caller must _exit() at once: the process is partly confined.
 // Limits set (soft = hard, so they cannot be raised again): RLIMIT_NOFILE
-// 3 + keep_count + 5, RLIMIT_FSIZE 0 (a write to a file is SIGXFSZ),
+// 3 + keep_count + kChildConnectionFds (the budget above), RLIMIT_FSIZE 0 (a write to a file is SIGXFSZ),
 // RLIMIT_NPROC 0 (no fork; enforced because we are never uid 0 after the
 // parent's drop), RLIMIT_CORE 0, RLIMIT_AS, RLIMIT_CPU as in ChildLimits.
 int LockdownChild(const ChildLockdown& spec) noexcept;

@@ -53,8 +53,8 @@ std::string FsLookup::WhyUnverifiable(uid_t uid) {
   return policy::UnmappedUidReason(uid, *unmapped_uid_, std::nullopt);
 }
 
-int ConnectRoute(const policy::Route& route,
-                 std::optional<uid_t> unmapped_uid) noexcept {
+int ConnectRoute(const policy::Route& route, std::optional<uid_t> unmapped_uid,
+                 bool nonblocking) noexcept {
   struct sockaddr_un addr;
   std::memset(&addr, 0, sizeof(addr));
   addr.sun_family = AF_UNIX;
@@ -67,7 +67,7 @@ int ConnectRoute(const policy::Route& route,
   dir[route.dir.size()] = '\0';
 
   if (chdir(dir) != 0) return -errno;
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   int err = fd < 0 ? errno : 0;
   if (fd >= 0) {
     socklen_t len = static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) +

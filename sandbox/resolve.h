@@ -2,10 +2,13 @@
 // sandbox/resolve.h — the syscall side of the ownership lookup: the real
 // policy::Lookup, and connecting to the Route policy::DecideRoute chose.
 //
-// Side of the trust boundary: child. Runs after LockdownChild, under the
-// child seccomp filter, with the current directory at the chroot root "/"
-// (= the hosts directory). It uses only: newfstatat, readlinkat, chdir,
-// socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC), connect, getsockopt(SOL_SOCKET,
+// Side of the trust boundary: parent, as the route broker
+// (proxy/route_broker.h), after LockdownParent, under the parent seccomp
+// filter, with the current directory at the chroot root "/" (= the hosts
+// directory); and `sallyport check`, unconfined. Never in a per-connection
+// child: the child filter has none of these calls. It uses only:
+// newfstatat, readlinkat, chdir, socket(AF_UNIX,
+// SOCK_STREAM|SOCK_CLOEXEC[|SOCK_NONBLOCK]), connect, getsockopt(SOL_SOCKET,
 // SO_PEERCRED), close. No open(), no absolute path: everything is relative to
 // the current directory.
 //
@@ -68,8 +71,12 @@ class FsLookup : public policy::Lookup {
 //   -ECONNREFUSED for a stale socket file, -ENOENT for a vanished one).
 // If chdir("/") back fails, the fd is closed and that errno is returned:
 // the caller must not continue in an unknown directory.
+// With `nonblocking` the socket is SOCK_NONBLOCK (and stays so): a listener
+// whose queue is full answers -EAGAIN at once instead of blocking the
+// caller, which serves every connection (the route broker retries).
 int ConnectRoute(const policy::Route& route,
-                 std::optional<uid_t> unmapped_uid = std::nullopt) noexcept;
+                 std::optional<uid_t> unmapped_uid = std::nullopt,
+                 bool nonblocking = false) noexcept;
 
 }  // namespace sallyport::sandbox
 

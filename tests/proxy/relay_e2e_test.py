@@ -7,27 +7,31 @@ private network namespace, and only /dev/null, its channel, its epoll set,
 sockets and pipes: no listener, no directory. Held connections cost no
 process. kill -9 of the relay closes and logs exactly the connections it
 held and the service recovers by itself. A compromised child (the test hook,
-proxy/test_hooks.h) that hands on the wrong descriptors is refused, logged,
-and harms no other connection."""
+proxy/test_hooks.h) that says to the route broker what a child never says
+(descriptors, a forged name, a second request, junk, a hand-off it was never
+routed for), or tries to make a socket itself, is refused or killed, logged,
+reaches no backend, and harms no other connection."""
 
 import os
 import signal
 import socket
+import time
 import unittest
 
 import harness as h
 
 NAME = "app.example.test"
 EVIL = {
-    # name: the outcome its connection line gets
-    "swapped.evil.test": "internal-error",     # the parent: not its client
-    "three.evil.test": "internal-error",       # the parent: 3 descriptors
-    "twice.evil.test": "no-report",            # the parent: 2 reports, fds twice
-    "garbage.evil.test": "no-report",          # the parent: junk with fds
-    "same.evil.test": "internal-error",        # the relay: TCP as backend
-    "channel.evil.test": "internal-error",     # the relay: SEQPACKET backend
-    "unconnected.evil.test": "internal-error", # the relay: not connected
+    # name: (the outcome of its connection line, what the security event says)
+    "fds.evil.test": ("internal-error", "sent descriptors"),
+    "forged.evil.test": ("internal-error", "name its parsers cannot have made"),
+    "twice.evil.test": ("internal-error", "asked for a second route"),
+    "garbage.evil.test": ("internal-error", "sent a malformed message"),
+    "unrouted.evil.test": ("internal-error", "hand-off without a route"),
+    "connect.evil.test": ("no-report", "child killed by SIGSYS"),
 }
+# What forged.evil.test asks for, in canonical form: a host that exists.
+FORGED_TARGET = "other.test"
 
 
 def echo(c):
@@ -55,9 +59,10 @@ class RelayTest(unittest.TestCase):
   def setUp(self):
     self.ws = h.Workspace()
     self.addCleanup(self.ws.close)
-    for name in [NAME, *EVIL]:
+    self.backends = {}
+    for name in [NAME, FORGED_TARGET, *EVIL]:
       d = self.ws.host_dir(name)
-      h.Backend(self.ws, os.path.join(d, "http-socket"), echo)
+      self.backends[name] = h.Backend(self.ws, os.path.join(d, "http-socket"), echo)
     self.sp = h.Sallyport(self.ws, "http", "--prefork=3", exe=h.testhooks_binary())
 
   def relay(self):
@@ -115,6 +120,35 @@ class RelayTest(unittest.TestCase):
     for s in held:
       self.ping(s)
 
+  def test_a_backend_slow_to_accept_is_waited_for_and_blocks_nobody(self):
+    # A backend whose listen queue is full: the route broker's non-blocking
+    # connect answers EAGAIN; it retries (as a blocking connect would have
+    # waited) while serving everyone else.
+    name = "slow.test"
+    path = os.path.join(self.ws.host_dir(name), "http-socket")
+    tmp = self.ws.tmp_socket_path()
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(tmp)
+    os.chmod(tmp, 0o666)
+    lsock.listen(0)
+    os.rename(tmp, path)
+    self.addCleanup(lsock.close)
+    clients = []
+    for _ in range(4):
+      c = self.sp.connect()
+      c.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\n\r\n".encode())
+      clients.append(c)
+      self.addCleanup(c.close)
+    time.sleep(1.0)  # nobody accepts meanwhile: the queue stays full
+    self.ping(self.hold())  # another tenant is served all the while
+    self.assertEqual(self.sp.events("connection", host=name), [])
+    for _ in clients:
+      conn, _ = lsock.accept()
+      self.addCleanup(conn.close)
+      conn.sendall(b"ready\n")
+    for c in clients:
+      self.assertEqual(h.read_line(c), b"ready\n")
+
   def test_connections_flow_both_ways_with_half_close(self):
     s = self.hold()
     self.ping(s, b"x" * 300000)
@@ -148,11 +182,10 @@ class RelayTest(unittest.TestCase):
     self.ping(self.hold())
     self.assertIsNone(self.sp.proc.poll())
 
-  def test_compromised_child_hand_ons_are_refused_and_harm_nobody_else(self):
+  def test_compromised_child_is_refused_by_the_route_broker_and_harms_nobody(self):
     bystander = self.hold()
     relay = self.relay()
-    no_reports = 0
-    for name, outcome in EVIL.items():
+    for i, (name, (outcome, what)) in enumerate(EVIL.items()):
       with self.subTest(name=name):
         s = self.sp.connect()
         s.sendall(f"GET / HTTP/1.1\r\nHost: {name}\r\n\r\n".encode())
@@ -161,18 +194,19 @@ class RelayTest(unittest.TestCase):
         except ConnectionResetError:
           pass
         s.close()
-        if outcome == "no-report":  # no valid report, so no host either
-          no_reports += 1
-          rec = self.sp.wait_event("connection", no_reports, outcome="no-report")[-1]
-        else:
-          rec = self.sp.wait_connection(host=name)
+        # Its line (the bystander has none yet: it is still held).
+        rec = self.sp.wait_event("connection", i + 1)[-1]
         self.assertEqual(rec["outcome"], outcome, rec)
+        ev = self.sp.wait_event("security", i + 1)[-1]
+        self.assertIn(what, ev["what"], ev)
         self.ping(bystander)  # the relay still serves the connection it held
-    # Every one was named a security event.
-    security = self.sp.wait_event("security", len(EVIL))
-    self.assertEqual(len(security), len(EVIL), security)
-    for ev in security:
-      self.assertRegex(ev["what"], r"descriptor")
+    # The forged name reached nothing, nor did any name but twice's first
+    # (granted) request; the relay was never given any of them.
+    self.assertEqual(self.backends[FORGED_TARGET].conns, [])
+    for name in EVIL:
+      if name != "twice.evil.test":
+        self.assertEqual(self.backends[name].conns, [], name)
+    self.assertEqual(len(self.sp.events("security")), len(EVIL))
     self.assertEqual(self.sp.named("sallyport-relay"), [relay], "the relay was restarted")
     self.ping(self.hold())
 

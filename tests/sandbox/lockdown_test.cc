@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -425,8 +426,10 @@ TEST_F(LockdownTest, UnprivilegedChrootsInsideAUserNamespace) {
       pid_t c = fork();
       if (c == 0) {
         if (LockdownChild(spec) != 0) _exit(1);
-        struct stat st;  // under both filters, inside the chroot
-        _exit(fstatat(AT_FDCWD, "/", &st, 0) == 0 ? 0 : 2);
+        // Under both filters: a call the child policy allows works (a
+        // child has no stat: the route broker looks things up).
+        struct timespec ts;
+        _exit(syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) == 0 ? 0 : 2);
       }
       if (c < 0 || waitpid(c, &child_status, 0) != c) child_status = -1;
     }

@@ -6,11 +6,12 @@
 //     filter, so the kill is the filter's doing); the parent's forbidden
 //     kills (pid 0, -1, -pgid, junk in the upper half, SIGTERM) run confined
 //     to a fresh process group or pid namespace, control included;
-//   - a realistic child (malloc small/large, getrandom, clocks, stat,
-//     readlink, chdir + AF_UNIX connect, SO_PEERCRED, read/write, poll,
-//     shutdown, its report with both sockets over SCM_RIGHTS, exit) runs to
-//     exit(0) under the child filter, and under parent + child stacked, as
-//     in production;
+//   - a realistic child (malloc small/large, getrandom, clocks, its route
+//     request and the backend socket received over SCM_RIGHTS, read/write,
+//     poll, shutdown, its report, exit) runs to exit(0) under the child
+//     filter, and under parent + child stacked, as in production; what the
+//     route broker does instead of it (stat, readlink, chdir, AF_UNIX
+//     connect, SO_PEERCRED) kills it;
 //   - the real relay engine (proxy/relay.h) and its descriptor checks run
 //     under parent + relay filters; what the relay may not do kills it;
 //   - the parent filter lets a process fork, reap, SIGKILL a child by pid,
@@ -162,6 +163,15 @@ const Op kChildForbidden[] = {
     {"socket_packet", [] { return syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0); }},
     {"socket_unix_dgram", [] { return syscall(SYS_socket, AF_UNIX, SOCK_DGRAM, 0); }},
     {"socket_unix_seqpacket", [] { return syscall(SYS_socket, AF_UNIX, SOCK_SEQPACKET, 0); }},
+    // Routing is the parent's (the route broker): a child cannot reach any
+    // socket, look at the hosts directory or move in it.
+    {"socket_unix_stream", [] { return syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); }},
+    {"connect", [] { return syscall(SYS_connect, -1, nullptr, 0); }},
+    {"chdir", [] { return syscall(SYS_chdir, "/"); }},
+    {"newfstatat", [] { struct stat st; return syscall(SYS_newfstatat, AT_FDCWD, "/", &st, AT_SYMLINK_NOFOLLOW); }},
+    {"readlink", [] { char b[8]; return syscall(SYS_readlink, "/nonexistent-sallyport", b, sizeof b); }},
+    {"readlinkat", [] { char b[8]; return syscall(SYS_readlinkat, AT_FDCWD, "/nonexistent-sallyport", b, sizeof b); }},
+    {"getsockopt_peercred", [] { struct ucred c; socklen_t l = sizeof c; return syscall(SYS_getsockopt, -1, SOL_SOCKET, SO_PEERCRED, &c, &l); }},
     {"socketpair", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM, 0, sv); }},
     {"bind", [] { return syscall(SYS_bind, -1, nullptr, 0); }},
     {"listen", [] { return syscall(SYS_listen, -1, 1); }},
@@ -696,7 +706,9 @@ class RelayFixture {
     std::strcpy(a.sun_path, "tls-socket");
     if (bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(listener_, 4) != 0)
       std::abort();
-    if (symlink("tls-socket", "alias") != 0) std::abort();
+    // The route broker's part, done here before the fork: connect.
+    backend_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (connect(backend_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) std::abort();
     if (fchdir(cwd) != 0) std::abort();
     close(cwd);
     int sv[2];
@@ -706,6 +718,8 @@ class RelayFixture {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) std::abort();
     report_parent_ = sv[0];
     report_child_ = sv[1];
+    // The broker's reply, queued for the child ahead of its request.
+    if (proxy::SendWithFds(report_parent_, "route", 5, &backend_, 1, 0) != 0) std::abort();
     request_ = "GET / HTTP/1.1\r\nHost: example.com\r\n\r\n" + std::string(3000, 'x');
     if (write(test_end_, request_.data(), request_.size()) != static_cast<ssize_t>(request_.size()))
       std::abort();
@@ -715,6 +729,7 @@ class RelayFixture {
     close(report_parent_);
     close(report_child_);
     close(listener_);
+    if (backend_ >= 0) close(backend_);
     close(test_end_);
     if (child_end_ >= 0) close(child_end_);
   }
@@ -744,28 +759,18 @@ class RelayFixture {
     if (clock_gettime(CLOCK_REALTIME, &ts) != 0) return 6;
     static int once_word = 0;  // what pthread_once does after a first-use init
     if (syscall(SYS_futex, &once_word, FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr, nullptr, 0) != 0) return 28;
-    // 3. ownership checks: stat / lstat (newfstatat), readlink, readlinkat.
-    struct stat st;
-    if (stat(dir_.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return 7;
-    std::string alias = dir_ + "/alias";
-    if (lstat(alias.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return 8;
-    char buf[64];
-    ssize_t n = readlinkat(AT_FDCWD, alias.c_str(), buf, sizeof buf);
-    if (n != 10 || std::memcmp(buf, "tls-socket", 10) != 0) return 9;
-    if (readlink(alias.c_str(), buf, sizeof buf) != 10) return 10;
-    // 4. backend: chdir into the host dir, AF_UNIX stream socket, relative
-    //    connect, SO_PEERCRED.
-    if (chdir(dir_.c_str()) != 0) return 11;
-    int backend = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (backend < 0) return 12;
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, "tls-socket");
-    if (connect(backend, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return 13;
-    if (stat("tls-socket", &st) != 0 || !S_ISSOCK(st.st_mode)) return 14;
-    struct ucred cred;
-    socklen_t clen = sizeof cred;
-    if (getsockopt(backend, SOL_SOCKET, SO_PEERCRED, &cred, &clen) != 0 || cred.uid != g_uid) return 15;
+    // 3. the route: the request out, the reply with the backend socket in
+    //    (the test plays the route broker: see ExpectRelayed).
+    if (send(report_child_, "route?", 6, MSG_NOSIGNAL) != 6) return 7;
+    struct pollfd rp = {report_child_, POLLIN, 0};
+    if (poll(&rp, 1, -1) != 1) return 8;
+    char reply[8];
+    proxy::Received routed;
+    if (proxy::RecvWithFds(report_child_, reply, sizeof reply, MSG_DONTWAIT, &routed) != 0 ||
+        routed.len != 5 || routed.nfds != 1) {
+      return 9;
+    }
+    int backend = routed.fds[0];
     // 6. read the first bytes (the "ClientHello"), replay them with send.
     struct pollfd pfd = {child_end_, POLLIN, 0};
     if (poll(&pfd, 1, -1) != 1) return 17;
@@ -787,9 +792,8 @@ class RelayFixture {
     struct iovec iov[2] = {{const_cast<char*>("o"), 1}, {const_cast<char*>("k"), 1}};
     if (writev(child_end_, iov, 2) != 2) return 25;
     if (shutdown(backend, SHUT_WR) != 0) return 26;
-    // 9. the report, with both sockets for the relay (proxy/report.h).
-    const int pair[2] = {child_end_, backend};
-    if (proxy::SendWithFds(report_child_, "report", 6, pair, 2, 0) != 0) return 29;
+    // 9. the report, no descriptor (proxy/report.h).
+    if (proxy::SendWithFds(report_child_, "report", 6, nullptr, 0, 0) != 0) return 29;
     if (close(backend) != 0) return 27;
     if (use_exit) exit(0);  // libc exit: atexit handlers, stdio flush
     return 0;
@@ -802,13 +806,15 @@ class RelayFixture {
     // client side never sees EOF.
     close(child_end_);
     child_end_ = -1;
-    // The report came with exactly the two sockets.
+    // The route request, then the report, neither with a descriptor.
     char msg[16];
     proxy::Received got;
     ASSERT_EQ(proxy::RecvWithFds(report_parent_, msg, sizeof msg, MSG_DONTWAIT, &got), 0);
-    EXPECT_EQ(got.len, 6);
-    EXPECT_EQ(got.nfds, 2);
-    got.CloseFds();
+    EXPECT_EQ(std::string(msg, static_cast<size_t>(got.len)), "route?");
+    EXPECT_EQ(got.nfds, 0);
+    ASSERT_EQ(proxy::RecvWithFds(report_parent_, msg, sizeof msg, MSG_DONTWAIT, &got), 0);
+    EXPECT_EQ(std::string(msg, static_cast<size_t>(got.len)), "report");
+    EXPECT_EQ(got.nfds, 0);
     int conn = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
     ASSERT_GE(conn, 0) << strerror(errno);
     EXPECT_EQ(ReadAll(conn), request_);
@@ -828,6 +834,7 @@ class RelayFixture {
   std::string dir_;
   int listener_ = -1, test_end_ = -1, child_end_ = -1;
   int report_parent_ = -1, report_child_ = -1;
+  int backend_ = -1;  // connected by the test, the route broker's part
   std::string request_;
 };
 

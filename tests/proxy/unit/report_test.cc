@@ -52,6 +52,48 @@ TEST(SourceReport, EveryMalformedFieldIsRefused) {
   EXPECT_FALSE(ValidateSourceReport(local_port));
 }
 
+TEST(SourceReport, DestinationPaddingAndLocalDestinationAreRefused) {
+  SourceReport v4;
+  v4.family = 4;
+  v4.dst_port = 443;
+  v4.dst_addr[0] = 10;
+  EXPECT_TRUE(ValidateSourceReport(v4));
+  SourceReport pad = v4;
+  pad.dst_addr[4] = 1;  // beyond an IPv4 address
+  EXPECT_FALSE(ValidateSourceReport(pad));
+  SourceReport reserved = v4;
+  reserved.reserved2 = 1;
+  EXPECT_FALSE(ValidateSourceReport(reserved));
+  SourceReport local;
+  local.dst_port = 443;  // family 0 carries no address at all
+  EXPECT_FALSE(ValidateSourceReport(local));
+}
+
+TEST(RouteRequest, TakesANulTerminatedZeroPaddedName) {
+  RouteRequest r;
+  std::memcpy(r.hostname, "app.example.test", 16);
+  std::string name;
+  ASSERT_TRUE(ValidateRouteRequest(r, &name));
+  EXPECT_EQ(name, "app.example.test");
+}
+
+TEST(RouteRequest, RefusesEveryMalformedShape) {
+  std::string name;
+  RouteRequest empty;
+  EXPECT_FALSE(ValidateRouteRequest(empty, &name));
+  RouteRequest magic;
+  std::memcpy(magic.hostname, "a.test", 6);
+  magic.magic = kReportMagic;
+  EXPECT_FALSE(ValidateRouteRequest(magic, &name));
+  RouteRequest unterminated;
+  std::memset(unterminated.hostname, 'a', sizeof unterminated.hostname);
+  EXPECT_FALSE(ValidateRouteRequest(unterminated, &name));
+  RouteRequest junk;
+  std::memcpy(junk.hostname, "a.test", 6);
+  junk.hostname[200] = 'x';  // bytes after the NUL: not what a child builds
+  EXPECT_FALSE(ValidateRouteRequest(junk, &name));
+}
+
 TEST(Report, SetFieldTruncatesAndSanitises) {
   char f[8];
   SetField(f, sizeof f, std::string("ab\ncd\x80" "efghij"));
