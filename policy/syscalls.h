@@ -108,9 +108,10 @@ struct SyscallPolicy {
   std::vector<ErrnoProbe> probes;
 };
 
-// The per-connection child: parses hostile bytes, connects to one backend,
-// replays, hands both sockets to the parent for the relay. Loaded before
-// the first byte is read.
+// The per-connection child: parses hostile bytes, asks the parent's route
+// broker for the backend, replays into the socket it is given. No socket,
+// connect, chdir, stat or readlink: it cannot choose a backend. Loaded
+// before the first byte is read.
 const SyscallPolicy& ChildPolicy();
 
 // The fork server (proxy/zygote.h): exec'd once by the parent, forks the

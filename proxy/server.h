@@ -5,12 +5,16 @@
 // relay (proxy/relay_process.h), log, drain on SIGTERM.
 //
 // Side of the trust boundary: parent, after sandbox::LockdownParent. It never
-// reads a byte of client data: it only accepts, forks, and (when it refuses a
+// reads a byte of client data: it only accepts, hands off, routes, and (when it refuses a
 // connection itself) writes a fixed answer before closing. What children
 // report back is validated as untrusted (proxy/report.h).
 //
-// With --accept-proxy the parent also polls each new child's report pipe
-// for its SourceReport and answers on the child's verdict pipe (report.h).
+// Every working child's report channel is watched (one edge-triggered
+// epoll set) for the conversation of report.h: with --accept-proxy its
+// SourceReport (answered on the verdict pipe), then its RouteRequest, which
+// the parent serves as the route broker (proxy/route_broker.h): it connects
+// the backend, keeps a copy, and sends the child the socket. The parent also
+// keeps its copy of the client socket; both go to the relay on a hand-off.
 //
 // Resource failures never crash or spin it: accept() failing with EMFILE /
 // ENFILE / ENOBUFS / ENOMEM, or fork() failing with EAGAIN / ENOMEM, pauses

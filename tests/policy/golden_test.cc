@@ -154,6 +154,25 @@ TEST(Tables, RelayReachesNothing) {
   EXPECT_TRUE(RelayPolicy().probes.empty());
 }
 
+// The route broker is the parent's: a child (and so the zygote, which
+// runs the child policy plus forking) may not reach or look at any socket
+// or entry of the hosts directory. Only the parent has the broker's calls.
+TEST(Tables, ChildChoosesNoBackend) {
+  const std::set<std::string> broker = {"socket", "connect", "chdir", "fchdir", "newfstatat",
+                                        "fstat", "stat", "lstat", "readlink", "readlinkat",
+                                        "getsockopt"};
+  for (const SyscallPolicy* p : {&ChildPolicy(), &ZygotePolicy()})
+    for (const SyscallGroup* g : AllGroups(*p))
+      for (const SyscallRule& r : g->rules)
+        EXPECT_EQ(broker.count(r.syscall), 0u) << p->name << "/" << g->name << ": " << r.syscall;
+  std::set<std::string> parent;
+  for (const SyscallGroup* g : AllGroups(ParentPolicy()))
+    if (std::string(g->name) == "route-broker")
+      for (const SyscallRule& r : g->rules) parent.insert(r.syscall);
+  EXPECT_EQ(parent, (std::set<std::string>{"newfstatat", "readlinkat", "chdir", "socket",
+                                           "connect", "getsockopt"}));
+}
+
 // The parent may exec exactly one way: execveat(fd, "", ..., AT_EMPTY_PATH),
 // the zygote from the binary it opened before chroot (it can open nothing
 // after: no open/openat anywhere). Neither the zygote nor a child may exec.
