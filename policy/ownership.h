@@ -3,8 +3,8 @@
 // ownership rules, as a pure decision over an abstract filesystem lookup.
 //
 // Side of the trust boundary: pure. No syscalls, no globals. Runs in the
-// per-connection child (through sandbox/resolve.h, which supplies the real
-// lookup) on a name an attacker chose, and in `sallyport check`
+// parent's route broker (proxy/route_broker.h, through sandbox/resolve.h,
+// which supplies the real lookup) on a name an attacker chose, and in `sallyport check`
 // (proxy/check.h) with the same rules. Tests use a fake Lookup.
 //
 // The name comes from parser::CanonicalHostname, so it is already a single
@@ -12,7 +12,7 @@
 // answers InvalidArgument otherwise.
 //
 // All paths are relative to the hosts root (the chroot root "/" in the
-// child). The rules, for a request for `name` and socket file `S`
+// parent). The rules, for a request for `name` and socket file `S`
 // ("tls-socket" or "http-socket"):
 //
 //  1. Host entry. `name` is lstat'ed (never followed). Its owner uid is THE
@@ -121,7 +121,7 @@ bool IsPlainName(absl::string_view s);
 //    would read as the overflow uid 65534, which stands for ...".
 // `mapped_uid`, the one uid the namespace maps, is added when the caller
 // knows it ("(unprivileged mode maps only uid 7)"): check does; the
-// per-connection child does not (it cannot ask getuid(); the start-up
+// route broker does not (its filter has no getuid(); the start-up
 // warning names it).
 std::string UnmappedUidReason(uid_t uid, uid_t overflow_uid,
                               std::optional<uid_t> mapped_uid);

@@ -10,7 +10,7 @@
 //
 // It applies the SAME rules as the proxy: each directory entry name goes
 // through parser::CanonicalHostname, and each (name, socket file) through
-// policy::DecideRoute with sandbox::FsLookup (the lookup the child uses),
+// policy::DecideRoute with sandbox::FsLookup (the lookup the route broker uses),
 // evaluated with the current directory temporarily set to the hosts
 // directory, exactly as the child sees it after chroot. There is no second
 // copy of the rules here; this file only classifies DecideRoute's answers.

@@ -53,7 +53,8 @@ class FsLookup : public policy::Lookup {
   explicit FsLookup(std::optional<uid_t> unmapped_uid = std::nullopt)
       : unmapped_uid_(unmapped_uid) {}
   policy::Entry Lstat(absl::string_view path) override;
-  // policy::UnmappedUidReason without the mapped uid: the child cannot ask.
+  // policy::UnmappedUidReason without the mapped uid (the start-up warning
+  // names it).
   std::string WhyUnverifiable(uid_t uid) override;
 
  private:
