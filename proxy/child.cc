@@ -207,15 +207,8 @@ bool Session::ReadProxyHeader(std::string* rest) {
 }
 
 bool Session::AwaitAdmission() {
-  SourceReport source;
-  if (proxied_) {
-    const bool v6 = endpoints_.family == parser::ProxyEndpoints::Family::kTcp6;
-    source.family = v6 ? 6 : 4;
-    memcpy(source.addr, endpoints_.src_addr.data(), v6 ? 16 : 4);
-    source.port = endpoints_.src_port;
-    memcpy(source.dst_addr, endpoints_.dst_addr.data(), v6 ? 16 : 4);
-    source.dst_port = endpoints_.dst_port;
-  }
+  // Without a client address in the header: family 0, the balancer itself.
+  const SourceReport source = proxied_ ? SourceFor(endpoints_) : SourceReport{};
   if (write(ctx_.report_fd, &source, sizeof source) != static_cast<ssize_t>(sizeof source)) {
     Finish(Outcome::kInternal, absl::StrCat("report to the parent: ", strerror(errno)));
     return false;

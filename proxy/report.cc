@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/report.h"
 
+#include <cstring>
+
 namespace sallyport::proxy {
 
 const char* OutcomeName(Outcome o) {
@@ -62,6 +64,31 @@ bool ValidateSourceReport(const SourceReport& r) {
     if (r.addr[i] != 0 || r.dst_addr[i] != 0) return false;
   }
   return r.family != 0 || (r.port == 0 && r.dst_port == 0);
+}
+
+SourceReport SourceFor(const parser::ProxyEndpoints& e) {
+  SourceReport r;
+  if (e.family == parser::ProxyEndpoints::Family::kUnknown) return r;
+  const bool v6 = e.family == parser::ProxyEndpoints::Family::kTcp6;
+  const size_t n = v6 ? 16 : 4;
+  r.family = v6 ? 6 : 4;
+  memcpy(r.addr, e.src_addr.data(), n);
+  memcpy(r.dst_addr, e.dst_addr.data(), n);
+  r.port = e.src_port;
+  r.dst_port = e.dst_port;
+  return r;
+}
+
+parser::ProxyEndpoints EndpointsOf(const SourceReport& r) {
+  parser::ProxyEndpoints e;
+  const bool v6 = r.family == 6;
+  const size_t n = v6 ? 16 : 4;
+  e.family = v6 ? parser::ProxyEndpoints::Family::kTcp6 : parser::ProxyEndpoints::Family::kTcp4;
+  memcpy(e.src_addr.data(), r.addr, n);
+  memcpy(e.dst_addr.data(), r.dst_addr, n);
+  e.src_port = r.port;
+  e.dst_port = r.dst_port;
+  return e;
 }
 
 bool ValidateRouteRequest(const RouteRequest& r, std::string* name) {

@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <string>
 
+#include "parser/proxy_protocol.h"
+
 namespace sallyport::proxy {
 
 inline constexpr uint32_t kReportMagic = 0x53505254;  // "SPRT"
@@ -97,6 +99,13 @@ static_assert(sizeof(SourceReport) == 44, "fixed layout, one atomic write");
 // Checks magic, family, zero padding (IPv4: bytes 4..15 of both addresses;
 // family 0: every field but magic).
 bool ValidateSourceReport(const SourceReport& r);
+
+// The two halves of a SourceReport's addresses: what the child writes from
+// the balancer's header (kTcp4 → family 4, kTcp6 → 6, kUnknown → a report
+// of family 0, no address) and what the parent reads back for the PROXY
+// header it writes (family 4 or 6 only: a validated report).
+SourceReport SourceFor(const parser::ProxyEndpoints& endpoints);
+parser::ProxyEndpoints EndpointsOf(const SourceReport& r);
 
 // What the child asks the parent once it knows the host name: the name as
 // the child's parser canonicalised it. The parent checks it is exactly what

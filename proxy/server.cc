@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -683,14 +682,7 @@ void Server::HandleSource(pid_t pid, const SourceReport& r) {
   c.proxied_display = c.peer.display;
   if (r.family != 0) {
     DescribeSource(r, &key, &c.proxied_display);
-    const bool v6 = r.family == 6;
-    c.endpoints = parser::ProxyEndpoints{};
-    c.endpoints.family = v6 ? parser::ProxyEndpoints::Family::kTcp6
-                            : parser::ProxyEndpoints::Family::kTcp4;
-    memcpy(c.endpoints.src_addr.data(), r.addr, v6 ? 16 : 4);
-    memcpy(c.endpoints.dst_addr.data(), r.dst_addr, v6 ? 16 : 4);
-    c.endpoints.src_port = r.port;
-    c.endpoints.dst_port = r.dst_port;
+    c.endpoints = EndpointsOf(r);
   }
   Admission a = limits_.Admit(key, MonoSeconds());
   if (a == Admission::kSourceCap) {

@@ -24,7 +24,6 @@
 #include "absl/strings/str_cat.h"
 #include "proxy/exec_helper.h"
 #include "proxy/handoff.h"
-#include "proxy/test_hooks.h"
 #include "proxy/warmup.h"
 
 namespace sallyport::proxy {

@@ -69,6 +69,31 @@ TEST(SourceReport, DestinationPaddingAndLocalDestinationAreRefused) {
   EXPECT_FALSE(ValidateSourceReport(local));
 }
 
+TEST(SourceReport, EndpointsRoundTripThroughTheReport) {
+  parser::ProxyEndpoints v6;
+  v6.family = parser::ProxyEndpoints::Family::kTcp6;
+  v6.src_addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7};
+  v6.dst_addr = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  v6.src_port = 50000;
+  v6.dst_port = 443;
+  parser::ProxyEndpoints v4;
+  v4.family = parser::ProxyEndpoints::Family::kTcp4;
+  v4.src_addr = {192, 0, 2, 7};
+  v4.dst_addr = {198, 51, 100, 1};
+  v4.src_port = 1;
+  v4.dst_port = 80;
+  for (const parser::ProxyEndpoints& e : {v4, v6}) {
+    SourceReport r = SourceFor(e);
+    EXPECT_TRUE(ValidateSourceReport(r));
+    EXPECT_EQ(EndpointsOf(r), e);
+  }
+  EXPECT_EQ(SourceFor(v4).family, 4);
+  EXPECT_EQ(SourceFor(v6).family, 6);
+  SourceReport unknown = SourceFor(parser::ProxyEndpoints{});
+  EXPECT_EQ(unknown.family, 0);
+  EXPECT_TRUE(ValidateSourceReport(unknown));
+}
+
 TEST(RouteRequest, TakesANulTerminatedZeroPaddedName) {
   RouteRequest r;
   std::memcpy(r.hostname, "app.example.test", 16);
