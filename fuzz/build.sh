@@ -25,9 +25,10 @@ trap 'rm -rf "$WORK"' EXIT
 ABSL_LIBS=$(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format)
 INCLUDES=(-I"$SRC_ROOT" -isystem /usr/include/botan-2)
 
-# The parsers: every non-test source in parser/, as one archive.
+# The parsers: every non-test source in parser/, and proxy/report.cc (the
+# parent's reader of child messages, pure), as one archive.
 objs=()
-for src in "$SRC_ROOT"/parser/*.cc; do
+for src in "$SRC_ROOT"/parser/*.cc "$SRC_ROOT"/proxy/report.cc; do
   obj="$WORK/$(basename "${src%.cc}").o"
   $CXX $CXXFLAGS -std=c++17 "${INCLUDES[@]}" -c "$src" -o "$obj"
   objs+=("$obj")

@@ -3,6 +3,10 @@
 
 #include <cstring>
 
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "parser/hostname.h"
+
 namespace sallyport::proxy {
 
 const char* OutcomeName(Outcome o) {
@@ -89,6 +93,18 @@ parser::ProxyEndpoints EndpointsOf(const SourceReport& r) {
   e.src_port = r.port;
   e.dst_port = r.dst_port;
   return e;
+}
+
+absl::Status CheckRequestedName(absl::string_view name) {
+  absl::StatusOr<std::string> canonical = parser::CanonicalHostname(name);
+  if (!canonical.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not a host name: ", canonical.status().message()));
+  }
+  if (*canonical != name) {
+    return absl::InvalidArgumentError("not in canonical form (case or trailing dot)");
+  }
+  return absl::OkStatus();
 }
 
 bool ValidateRouteRequest(const RouteRequest& r, std::string* name) {

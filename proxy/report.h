@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <string>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "parser/proxy_protocol.h"
 
 namespace sallyport::proxy {
@@ -119,8 +121,14 @@ struct RouteRequest {
 };
 
 // Checks magic, NUL termination and zero padding; `*name` gets the name
-// (not yet checked to be canonical: the caller does that).
+// (not yet checked to be canonical: CheckRequestedName).
 bool ValidateRouteRequest(const RouteRequest& r, std::string* name);
+
+// OK when `name` is exactly what parser::CanonicalHostname makes of it (a
+// name the child's parsers could have produced from a client's bytes),
+// else InvalidArgument saying why. IP literals are refused too (NotFound
+// from the canonicaliser: no host directory can be named so).
+absl::Status CheckRequestedName(absl::string_view name);
 
 // The parent's answer. kRouted comes with exactly one descriptor, the
 // backend socket (connected, the PROXY header already written); the others

@@ -8,23 +8,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "parser/hostname.h"
 #include "policy/ownership.h"
 #include "sandbox/resolve.h"
 
 namespace sallyport::proxy {
-
-absl::Status CheckRequestedName(absl::string_view name) {
-  absl::StatusOr<std::string> canonical = parser::CanonicalHostname(name);
-  if (!canonical.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not a host name: ", canonical.status().message()));
-  }
-  if (*canonical != name) {
-    return absl::InvalidArgumentError("not in canonical form (case or trailing dot)");
-  }
-  return absl::OkStatus();
-}
 
 BrokerResult Broker(absl::string_view name, Protocol protocol,
                     const parser::ProxyEndpoints& endpoints,

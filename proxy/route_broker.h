@@ -12,8 +12,9 @@
 //
 // Side of the trust boundary: parent, after LockdownParent, under the
 // parent filter, current directory the chroot root (= the hosts
-// directory). CheckRequestedName and ProxyHeader are pure; Broker() makes
-// the lookups and the connect (sandbox/resolve.h). Never blocks: the
+// directory). The name it is given has passed CheckRequestedName
+// (proxy/report.h); Broker() makes the lookups and the connect
+// (sandbox/resolve.h). Never blocks: the
 // backend socket is non-blocking and a full listen queue comes back as
 // kBusy for the caller to retry.
 #ifndef SALLYPORT_PROXY_ROUTE_BROKER_H_
@@ -30,12 +31,6 @@
 #include "proxy/child.h"
 
 namespace sallyport::proxy {
-
-// OK when `name` is exactly what parser::CanonicalHostname makes of it (a
-// name the child's parsers could have produced from a client's bytes),
-// else InvalidArgument saying why. IP literals are refused too (NotFound
-// from the canonicaliser: no host directory can be named so).
-absl::Status CheckRequestedName(absl::string_view name);
 
 struct BrokerResult {
   enum Kind {

@@ -119,6 +119,18 @@ TEST(RouteRequest, RefusesEveryMalformedShape) {
   EXPECT_FALSE(ValidateRouteRequest(junk, &name));
 }
 
+TEST(CheckRequestedName, AcceptsOnlyWhatTheParsersProduce) {
+  EXPECT_TRUE(CheckRequestedName("app.example.test").ok());
+  EXPECT_TRUE(CheckRequestedName("x").ok());
+  for (const char* bad : {"App.Example.Test", "app.example.test.", "", "..", "a/b",
+                          "../etc", "a..b", "-a.test", "192.0.2.1", "[::1]",
+                          "caf\xc3\xa9.test"}) {
+    absl::Status st = CheckRequestedName(bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(Report, SetFieldTruncatesAndSanitises) {
   char f[8];
   SetField(f, sizeof f, std::string("ab\ncd\x80" "efghij"));
