@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // policy/export_golden.cc — writes the compiled policies as text
-// (seccomp_export_pfc) to policy/golden/<name>.pfc, for review and for
+// (seccomp_export_pfc) to policy/golden/<name>.pfc, and the waiting child's
+// narrowing of the zygote's to waiting-child.pfc, for review and for
 // //tests/policy:golden_test.
 //
 //   bazel run //policy:export_golden            (writes into the source tree)
@@ -13,6 +14,27 @@
 
 #include "policy/syscalls.h"
 #include "sandbox/seccomp.h"
+
+namespace {
+
+bool Write(const std::string& dir, const char* name,
+           const absl::StatusOr<sallyport::sandbox::CompiledFilter>& f) {
+  if (!f.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, f.status().ToString().c_str());
+    return false;
+  }
+  std::string path = dir + "/" + name + ".pfc";
+  FILE* out = std::fopen(path.c_str(), "w");
+  if (out == nullptr || std::fwrite(f->pfc().data(), 1, f->pfc().size(), out) != f->pfc().size() ||
+      std::fclose(out) != 0) {
+    std::perror(path.c_str());
+    return false;
+  }
+  std::printf("wrote %s (%zu BPF instructions)\n", path.c_str(), f->instructions());
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string dir;
@@ -28,19 +50,12 @@ int main(int argc, char** argv) {
       &sallyport::policy::ChildPolicy(), &sallyport::policy::ZygotePolicy(),
       &sallyport::policy::RelayPolicy(), &sallyport::policy::ParentPolicy()};
   for (const auto* p : policies) {
-    auto f = sallyport::sandbox::CompileFilter(*p);
-    if (!f.ok()) {
-      std::fprintf(stderr, "%s: %s\n", p->name, f.status().ToString().c_str());
-      return 1;
-    }
-    std::string path = dir + "/" + p->name + ".pfc";
-    FILE* out = std::fopen(path.c_str(), "w");
-    if (out == nullptr || std::fwrite(f->pfc().data(), 1, f->pfc().size(), out) != f->pfc().size() ||
-        std::fclose(out) != 0) {
-      std::perror(path.c_str());
-      return 1;
-    }
-    std::printf("wrote %s (%zu BPF instructions)\n", path.c_str(), f->instructions());
+    if (!Write(dir, p->name, sallyport::sandbox::CompileFilter(*p))) return 1;
+  }
+  // What each waiting child loads on top of the zygote's filter.
+  if (!Write(dir, "waiting-child",
+             sallyport::sandbox::CompileNarrowing(sallyport::policy::ZygotePolicy()))) {
+    return 1;
   }
   return 0;
 }

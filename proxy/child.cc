@@ -8,14 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <optional>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "parser/http_head.h"
-#include "parser/tls_clienthello.h"
+#include "parser/proxy_protocol.h"
 #include "proxy/handoff.h"
 #include "proxy/limits.h"
+#include "proxy/protocol.h"
 #include "proxy/relay.h"
 #include "proxy/test_hooks.h"
 
@@ -58,21 +58,6 @@ ReadResult ReadSome(int fd, int64_t deadline_ms, std::string* out, int* err) {
   }
 }
 
-// An HTTP/2 client that sent the prior-knowledge preface understands no
-// HTTP/1.1 status line: answer in its own framing, an empty SETTINGS frame
-// and a GOAWAY with HTTP_1_1_REQUIRED (RFC 9113 §7) and a reason.
-std::string Http2Refusal() {
-  const std::string reason = "sallyport http routes HTTP/1.1 only";
-  std::string out("\x00\x00\x00\x04\x00\x00\x00\x00\x00", 9);  // SETTINGS
-  size_t len = 8 + reason.size();
-  out += static_cast<char>((len >> 16) & 0xff);
-  out += static_cast<char>((len >> 8) & 0xff);
-  out += static_cast<char>(len & 0xff);
-  out += std::string("\x07\x00\x00\x00\x00\x00", 6);  // GOAWAY, flags, stream 0
-  out += std::string("\x00\x00\x00\x00\x00\x00\x00\x0d", 8);  // last id 0, error 0xd
-  return out + reason;
-}
-
 // Sends a refusal, then half-closes and drains briefly so the peer reads it.
 void Answer(int client, const std::string& bytes) {
   int64_t deadline = MonotonicMillis() + kLingerMs;
@@ -86,7 +71,8 @@ void Answer(int client, const std::string& bytes) {
 
 class Session {
  public:
-  Session(int client, const ChildContext& ctx) : client_(client), ctx_(ctx) {
+  Session(int client, const ChildContext& ctx)
+      : client_(client), ctx_(ctx), rules_(ProtocolRules::For(ctx.protocol)) {
     endpoints_ = ctx.endpoints;
   }
 
@@ -96,33 +82,32 @@ class Session {
   // Each returns false when the connection is finished (report filled in).
   bool ReadProxyHeader(std::string* rest);
   bool AwaitAdmission();
-  bool ReadHandshake(std::string initial);
+  bool ReadHandshake(const std::string& initial);
   bool AskRoute();  // the parent's route broker: the backend, or a refusal
   bool Replay();
 
-  void Refuse(Outcome outcome, const std::string& detail, uint16_t code,
-              const std::string& answer);
-  void RefuseTls(Outcome outcome, const std::string& detail, parser::TlsAlert a) {
-    Refuse(outcome, detail, static_cast<uint16_t>(a), parser::FatalAlertRecord(a));
-  }
-  void RefuseHttp(Outcome outcome, const std::string& detail, int status,
-                  const std::string& body) {
-    Refuse(outcome, detail, static_cast<uint16_t>(status),
-           parser::ErrorResponse(status, body));
+  // The one read loop: reads until `feed` returns kDone or kError (true), or
+  // the client closes, errs or the deadline passes (false, report filled in:
+  // `closed` names the phase, `timeout` is the refusal).
+  template <typename Feed>
+  bool ReadUntilParsed(Feed feed, const char* closed, const Refusal& timeout);
+
+  void Refuse(const Refusal& refusal) {
+    Finish(refusal.outcome, refusal.detail);
+    report_.answered = refusal.answer.code;
+    if (!refusal.answer.bytes.empty()) Answer(client_, refusal.answer.bytes);
   }
   void RefuseInternal(const std::string& detail) {
-    Refuse(Outcome::kInternal, detail,
-           Tls() ? static_cast<uint16_t>(parser::TlsAlert::kInternalError) : 503,
-           LimitRefusal(ctx_.protocol));
+    Refuse(Refusal{Outcome::kInternal, detail, rules_.Busy()});
   }
   void Finish(Outcome outcome, const std::string& detail) {
     report_.outcome = outcome;
     SetField(report_.detail, sizeof report_.detail, detail);
   }
-  bool Tls() const { return ctx_.protocol == Protocol::kTls; }
 
   int client_;
   const ChildContext& ctx_;
+  const ProtocolRules& rules_;
   parser::ProxyEndpoints endpoints_;
   bool proxied_ = false;  // endpoints_ came from the balancer's header
   int64_t deadline_ = 0;
@@ -132,11 +117,26 @@ class Session {
   int backend_ = -1;  // from the route broker, until the replay is written
 };
 
-void Session::Refuse(Outcome outcome, const std::string& detail, uint16_t code,
-                     const std::string& answer) {
-  Finish(outcome, detail);
-  report_.answered = code;
-  Answer(client_, answer);
+template <typename Feed>
+bool Session::ReadUntilParsed(Feed feed, const char* closed, const Refusal& timeout) {
+  std::string chunk;
+  int err = 0;
+  for (;;) {
+    switch (ReadSome(client_, deadline_, &chunk, &err)) {
+      case ReadResult::kData:
+        if (feed(chunk) != parser::Progress::kNeedMore) return true;
+        break;
+      case ReadResult::kEof:
+        Finish(Outcome::kClientClosed, closed);
+        return false;
+      case ReadResult::kTimeout:
+        Refuse(timeout);
+        return false;
+      case ReadResult::kError:
+        Finish(Outcome::kClientClosed, absl::StrCat("read: ", strerror(err)));
+        return false;
+    }
+  }
 }
 
 ChildReport Session::Run() {
@@ -152,7 +152,7 @@ ChildReport Session::Run() {
     // bytes in `rest` wait until the parent has admitted the client.
     if (!AwaitAdmission()) return report_;
   }
-  if (!ReadHandshake(std::move(rest))) return report_;
+  if (!ReadHandshake(rest)) return report_;
   alarm(0);  // the hostile-input phase is over; the relay has its idle timeout
   if (sallyport_test_hook_after_handshake != nullptr) {
     sallyport_test_hook_after_handshake(hostname_.c_str());
@@ -168,31 +168,14 @@ ChildReport Session::Run() {
 
 bool Session::ReadProxyHeader(std::string* rest) {
   parser::ProxyHeaderReader reader;
-  std::string chunk;
-  int err = 0;
-  while (reader.progress() == parser::Progress::kNeedMore) {
-    switch (ReadSome(client_, deadline_, &chunk, &err)) {
-      case ReadResult::kData:
-        reader.Feed(chunk);
-        break;
-      case ReadResult::kEof:
-        Finish(Outcome::kClientClosed, "closed before the PROXY header");
-        return false;
-      case ReadResult::kTimeout:
-        Finish(Outcome::kHandshakeTimeout, "no PROXY header in time");
-        return false;
-      case ReadResult::kError:
-        Finish(Outcome::kClientClosed, absl::StrCat("read: ", strerror(err)));
-        return false;
-    }
+  // Silence on a timeout in both protocols: the balancer is no client.
+  const Refusal timeout{Outcome::kHandshakeTimeout, "no PROXY header in time", {}};
+  if (!ReadUntilParsed([&](absl::string_view b) { return reader.Feed(b); },
+                       "closed before the PROXY header", timeout)) {
+    return false;
   }
   if (reader.progress() == parser::Progress::kError) {
-    std::string why = absl::StrCat("PROXY header: ", reader.error().message());
-    if (Tls()) {
-      Finish(Outcome::kBadProxyHeader, why);  // upstream speaks no TLS alert
-    } else {
-      RefuseHttp(Outcome::kBadProxyHeader, why, 400, "bad PROXY protocol header");
-    }
+    Refuse(rules_.BadProxyHeader(reader.error().message()));
     return false;
   }
   // A LOCAL header (health check) or UNKNOWN family keeps the balancer's
@@ -223,76 +206,33 @@ bool Session::AwaitAdmission() {
       struct pollfd p = {ctx_.verdict_fd, POLLIN, 0};
       if (left > 0 && (poll(&p, 1, static_cast<int>(left)) >= 0 || errno == EINTR)) continue;
     }
-    Refuse(Outcome::kInternal, "no admission verdict from the parent", 0,
-           LimitRefusal(ctx_.protocol));
+    RefuseInternal("no admission verdict from the parent");
     return false;
   }
   if (verdict == 0) return true;
-  Refuse(Outcome::kRefusedLimit,
-         absl::StrCat("refused by the parent: ", AdmissionName(static_cast<Admission>(verdict))),
-         Tls() ? static_cast<uint16_t>(parser::TlsAlert::kInternalError) : 503,
-         LimitRefusal(ctx_.protocol));
+  Refuse(Refusal{
+      Outcome::kRefusedLimit,
+      absl::StrCat("refused by the parent: ", AdmissionName(static_cast<Admission>(verdict))),
+      rules_.Busy()});
   return false;
 }
 
-bool Session::ReadHandshake(std::string initial) {
-  parser::ClientHelloReader tls;
-  parser::HttpHeadReader http;
-  auto feed = [&](const std::string& bytes) {
-    return Tls() ? tls.Feed(bytes) : http.Feed(bytes);
-  };
-  parser::Progress progress = parser::Progress::kNeedMore;
-  if (!initial.empty()) progress = feed(initial);
-  std::string chunk;
-  int err = 0;
-  while (progress == parser::Progress::kNeedMore) {
-    switch (ReadSome(client_, deadline_, &chunk, &err)) {
-      case ReadResult::kData:
-        progress = feed(chunk);
-        break;
-      case ReadResult::kEof:
-        Finish(Outcome::kClientClosed, "closed before the handshake completed");
-        return false;
-      case ReadResult::kTimeout:
-        if (Tls()) {
-          Finish(Outcome::kHandshakeTimeout, "no complete ClientHello in time");
-        } else {
-          RefuseHttp(Outcome::kHandshakeTimeout, "no complete request head in time",
-                     408, "request head not received in time");
-        }
-        return false;
-      case ReadResult::kError:
-        Finish(Outcome::kClientClosed, absl::StrCat("read: ", strerror(err)));
-        return false;
+bool Session::ReadHandshake(const std::string& initial) {
+  std::unique_ptr<HeadReader> reader = rules_.NewReader();
+  auto feed = [&](absl::string_view b) { return reader->Feed(b); };
+  if (initial.empty() || feed(initial) == parser::Progress::kNeedMore) {
+    if (!ReadUntilParsed(feed, "closed before the handshake completed",
+                         rules_.HandshakeTimeout())) {
+      return false;
     }
   }
-  if (Tls()) {
-    if (progress == parser::Progress::kError) {
-      RefuseTls(Outcome::kRefusedInput, std::string(tls.error().message()), tls.alert());
-      return false;
-    }
-    if (!tls.hostname()) {
-      RefuseTls(Outcome::kNoHostname, "ClientHello has no server_name",
-                parser::TlsAlert::kUnrecognizedName);
-      return false;
-    }
-    hostname_ = *tls.hostname();
-    replay_ = std::string(tls.bytes());
-  } else {
-    if (progress == parser::Progress::kError && http.is_http2_preface()) {
-      Refuse(Outcome::kRefusedInput, std::string(http.error().message()), 505,
-             Http2Refusal());
-      return false;
-    }
-    if (progress == parser::Progress::kError) {
-      Outcome o = http.status() == 404 ? Outcome::kNoRoute : Outcome::kRefusedInput;
-      RefuseHttp(o, std::string(http.error().message()), http.status(),
-                 std::string(http.error().message()));
-      return false;
-    }
-    hostname_ = http.hostname();
-    replay_ = std::string(http.bytes());
+  HeadResult head = reader->Result();
+  if (!head.ok) {
+    Refuse(head.refusal);
+    return false;
   }
+  hostname_ = std::move(head.hostname);
+  replay_ = std::move(head.bytes);
   SetField(report_.hostname, sizeof report_.hostname, hostname_);
   return true;
 }
@@ -332,23 +272,11 @@ bool Session::AskRoute() {
   }
   // The parent logs why it refused; the child only answers the client.
   if (reply.result == RouteReply::kNoRoute) {
-    if (Tls()) {
-      RefuseTls(Outcome::kNoRoute, "refused by the route broker",
-                parser::TlsAlert::kUnrecognizedName);
-    } else {
-      RefuseHttp(Outcome::kNoRoute, "refused by the route broker", 404,
-                 absl::StrCat("no route for host ", hostname_));
-    }
+    Refuse(rules_.NoRoute(hostname_));
     return false;
   }
   if (!routed) {
-    if (Tls()) {
-      RefuseTls(Outcome::kBackendDown, "the route broker could not connect",
-                parser::TlsAlert::kInternalError);
-    } else {
-      RefuseHttp(Outcome::kBackendDown, "the route broker could not connect", 502,
-                 absl::StrCat("backend for ", hostname_, " is not available"));
-    }
+    Refuse(rules_.BackendDown(hostname_));
     return false;
   }
   backend_ = got.fds[0];
@@ -361,12 +289,7 @@ bool Session::Replay() {
   close(backend_);  // the parent holds its own copy for the relay
   backend_ = -1;
   if (rc != 0) {
-    std::string why = absl::StrCat("replay to backend: ", strerror(-rc));
-    if (Tls()) {
-      RefuseTls(Outcome::kBackendDown, why, parser::TlsAlert::kInternalError);
-    } else {
-      RefuseHttp(Outcome::kBackendDown, why, 502, "backend did not accept the request");
-    }
+    Refuse(rules_.ReplayFailed(strerror(-rc)));
     return false;
   }
   report_.bytes_up = replay_.size();
@@ -375,12 +298,6 @@ bool Session::Replay() {
 }
 
 }  // namespace
-
-std::string LimitRefusal(Protocol protocol) {
-  return protocol == Protocol::kHttp
-             ? parser::ErrorResponse(503, "server busy, try again later")
-             : parser::FatalAlertRecord(parser::TlsAlert::kInternalError);
-}
 
 ChildReport ServeConnection(int client, const ChildContext& ctx) {
   Session session(client, ctx);

@@ -33,11 +33,10 @@
 #include <optional>
 
 #include "parser/proxy_protocol.h"
+#include "proxy/protocol.h"
 #include "proxy/report.h"
 
 namespace sallyport::proxy {
-
-enum class Protocol { kTls, kHttp };
 
 struct ChildContext {
   Protocol protocol = Protocol::kTls;
@@ -70,11 +69,6 @@ struct ChildContext {
 // test builds only (//proxy:sallyport_testhooks) weak hooks
 // (proxy/test_hooks.h) run once the host name is known.
 ChildReport ServeConnection(int client, const ChildContext& ctx);
-
-// What a connection refused for load or limits gets, from the parent or
-// from a child told so by the parent: HTTP 503 with Connection: close, or a
-// fatal TLS internal_error alert.
-std::string LimitRefusal(Protocol protocol);
 
 }  // namespace sallyport::proxy
 

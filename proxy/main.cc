@@ -283,7 +283,10 @@ int main(int argc, char** argv) {
                              strerror(errno)));
   }
 
-  auto child_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ChildPolicy());
+  // A waiting child runs under the zygote's filter (ChildPolicy() plus the
+  // zygote's own groups) and adds only this narrowing: a few instructions
+  // that take the zygote's own calls away (sandbox/seccomp.h).
+  auto child_filter = sallyport::sandbox::CompileNarrowing(sallyport::policy::ZygotePolicy());
   if (!child_filter.ok()) return Fail(absl::StrCat("child filter: ", child_filter.status().ToString()));
   auto parent_filter = sallyport::sandbox::CompileFilter(sallyport::policy::ParentPolicy());
   if (!parent_filter.ok()) return Fail(absl::StrCat("parent filter: ", parent_filter.status().ToString()));

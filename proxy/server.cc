@@ -24,6 +24,7 @@
 #include "parser/http_head.h"
 #include "parser/tls_clienthello.h"
 #include "proxy/handoff.h"
+#include "proxy/protocol.h"
 #include "proxy/relay.h"
 #include "proxy/relay_process.h"
 #include "proxy/route_broker.h"
@@ -286,9 +287,8 @@ class Server {
   void Emit(const LogRecord& r) {
     EmitLine(r.Format(config_.log_format, NowUnixSeconds()));
   }
-  const char* Proto() const {
-    return config_.child.protocol == Protocol::kTls ? "tls" : "http";
-  }
+  const ProtocolRules& Rules() const { return ProtocolRules::For(config_.child.protocol); }
+  const char* Proto() const { return Rules().name(); }
   void PauseAccepting(const std::string& why);
 
   const ServerConfig& config_;
@@ -332,7 +332,7 @@ void Server::PauseAccepting(const std::string& why) {
 
 void Server::Refuse(int fd, const Peer& peer, const std::string& why) {
   ++refused_;
-  std::string answer = LimitRefusal(config_.child.protocol);
+  std::string answer = Rules().Busy().bytes;
   // Best effort, non-blocking; the socket is fresh so the buffer is empty.
   ssize_t ignored = send(fd, answer.data(), answer.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   (void)ignored;
@@ -808,7 +808,7 @@ void Server::EmitConnection(const Peer& peer, const std::string& proxied_display
   rec.Str("host", line.host).Str("outcome", line.outcome);
   if (line.have_detail) rec.Str("detail", line.detail);
   if (line.answered) {
-    rec.Int(config_.child.protocol == Protocol::kHttp ? "status" : "alert", line.answered);
+    rec.Int(Rules().code_field(), line.answered);
   }
   if (line.proxy_header_sent) rec.Int("proxy_header", line.proxy_header_sent);
   if (line.have_bytes) {

@@ -76,6 +76,8 @@ struct ServerConfig {
   // routed connection goes to it once its child has replayed.
   const sandbox::CompiledFilter* relay_filter = nullptr;
   LogFormat log_format = LogFormat::kText;
+  // What each waiting child loads on top of the zygote's filter: the
+  // narrowing of policy::ZygotePolicy() to policy::ChildPolicy().
   const sandbox::CompiledFilter* child_filter = nullptr;
   sandbox::ChildLimits child_limits;
 };

@@ -11,6 +11,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -127,16 +128,50 @@ absl::Status AddRule(const Ctx& ctx, uint32_t action, const char* name,
   return absl::OkStatus();
 }
 
-}  // namespace
-
-absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy) {
-  Ctx ctx(seccomp_init(SCMP_ACT_KILL_PROCESS));
+// A context whose default is `default_action`, killing the process on a
+// foreign architecture.
+absl::StatusOr<Ctx> NewCtx(uint32_t default_action) {
+  Ctx ctx(seccomp_init(default_action));
   if (!ctx) return absl::InternalError("seccomp_init failed");
   // libseccomp's default for a foreign architecture is KILL_THREAD; a
   // single-threaded child would die anyway, but say what we mean. x32
   // syscall numbers on x86_64 also take this action.
   int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
   if (rc != 0) return absl::InternalError(absl::StrCat("ACT_BADARCH: ", std::strerror(-rc)));
+  return ctx;
+}
+
+struct Exported {
+  std::string bpf;  // whole sock_filter instructions, at most BPF_MAXINSNS
+  std::string pfc;
+};
+
+absl::StatusOr<Exported> Export(const Ctx& ctx) {
+  absl::StatusOr<std::string> bpf = ExportToString(ctx, seccomp_export_bpf, "bpf");
+  if (!bpf.ok()) return bpf.status();
+  if (bpf->empty() || bpf->size() % sizeof(sock_filter) != 0 ||
+      bpf->size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return absl::InternalError(absl::StrCat("exported BPF has odd size ", bpf->size()));
+  }
+  absl::StatusOr<std::string> pfc = ExportToString(ctx, seccomp_export_pfc, "pfc");
+  if (!pfc.ok()) return pfc.status();
+  return Exported{*std::move(bpf), *std::move(pfc)};
+}
+
+}  // namespace
+
+CompiledFilter CompiledFilter::FromExport(const std::string& bpf, std::string pfc) {
+  CompiledFilter out;
+  out.program_.resize(bpf.size() / sizeof(sock_filter));
+  std::memcpy(out.program_.data(), bpf.data(), bpf.size());
+  out.pfc_ = std::move(pfc);
+  return out;
+}
+
+absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy) {
+  absl::StatusOr<Ctx> made = NewCtx(SCMP_ACT_KILL_PROCESS);
+  if (!made.ok()) return made.status();
+  const Ctx& ctx = *made;
 
   for (const policy::SyscallGroup* g : policy::AllGroups(policy)) {
     for (const policy::SyscallRule& r : g->rules) {
@@ -155,21 +190,60 @@ absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy
                              p->args, absl::StrCat(policy.name, "/probes").c_str());
     if (!s.ok()) return s;
   }
+  absl::StatusOr<Exported> e = Export(ctx);
+  if (!e.ok()) return e.status();
+  return CompiledFilter::FromExport(e->bpf, std::move(e->pfc));
+}
 
-  absl::StatusOr<std::string> bpf = ExportToString(ctx, seccomp_export_bpf, "bpf");
-  if (!bpf.ok()) return bpf.status();
-  if (bpf->empty() || bpf->size() % sizeof(sock_filter) != 0 ||
-      bpf->size() / sizeof(sock_filter) > BPF_MAXINSNS) {
-    return absl::InternalError(absl::StrCat("exported BPF has odd size ", bpf->size()));
+absl::StatusOr<CompiledFilter> CompileNarrowing(const policy::SyscallPolicy& outer) {
+  if (outer.includes.size() != 1 || outer.includes[0] == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(outer.name, ": a narrowing needs exactly one included policy"));
   }
-  absl::StatusOr<std::string> pfc = ExportToString(ctx, seccomp_export_pfc, "pfc");
-  if (!pfc.ok()) return pfc.status();
-
-  CompiledFilter out;
-  out.program_.resize(bpf->size() / sizeof(sock_filter));
-  std::memcpy(out.program_.data(), bpf->data(), bpf->size());
-  out.pfc_ = *std::move(pfc);
-  return out;
+  if (!outer.probes.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(outer.name, ": probes of its own cannot be narrowed away"));
+  }
+  const policy::SyscallPolicy& inner = *outer.includes[0];
+  std::vector<int> inner_nrs;
+  for (const policy::SyscallGroup* g : policy::AllGroups(inner)) {
+    for (const policy::SyscallRule& r : g->rules) {
+      absl::StatusOr<int> nr = Resolve(r.syscall);
+      if (!nr.ok()) return nr.status();
+      inner_nrs.push_back(*nr);
+    }
+  }
+  for (const policy::ErrnoProbe* p : policy::AllProbes(inner)) {
+    absl::StatusOr<int> nr = Resolve(p->syscall);
+    if (!nr.ok()) return nr.status();
+    inner_nrs.push_back(*nr);
+  }
+  absl::StatusOr<Ctx> made = NewCtx(SCMP_ACT_ALLOW);
+  if (!made.ok()) return made.status();
+  const Ctx& ctx = *made;
+  std::vector<int> killed;
+  for (const policy::SyscallGroup& g : outer.groups) {
+    for (const policy::SyscallRule& r : g.rules) {
+      absl::StatusOr<int> nr = Resolve(r.syscall);
+      if (!nr.ok()) return nr.status();
+      if (std::find(inner_nrs.begin(), inner_nrs.end(), *nr) != inner_nrs.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(outer.name, "/", g.name, ": ", r.syscall, " is also named by ",
+                         inner.name, ", so it cannot be narrowed away by number"));
+      }
+      if (std::find(killed.begin(), killed.end(), *nr) != killed.end()) continue;
+      killed.push_back(*nr);
+      absl::Status s = AddRule(ctx, SCMP_ACT_KILL_PROCESS, r.syscall, {},
+                               absl::StrCat(outer.name, "/", g.name, " (narrowed)").c_str());
+      if (!s.ok()) return s;
+    }
+  }
+  if (killed.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(outer.name, ": nothing to narrow"));
+  }
+  absl::StatusOr<Exported> e = Export(ctx);
+  if (!e.ok()) return e.status();
+  return CompiledFilter::FromExport(e->bpf, std::move(e->pfc));
 }
 
 absl::StatusOr<CompiledFilter> CompiledFilter::FromProgram(const sock_filter* insns,

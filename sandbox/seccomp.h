@@ -45,8 +45,10 @@ class CompiledFilter {
   static absl::StatusOr<CompiledFilter> FromProgram(const sock_filter* insns, size_t count);
 
  private:
-  friend absl::StatusOr<CompiledFilter> CompileFilter(
-      const policy::SyscallPolicy& policy);
+  friend absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy);
+  friend absl::StatusOr<CompiledFilter> CompileNarrowing(const policy::SyscallPolicy& outer);
+  // From the checked output of seccomp_export_bpf and _pfc.
+  static CompiledFilter FromExport(const std::string& bpf, std::string pfc);
   std::vector<sock_filter> program_;
   std::string pfc_;
 };
@@ -55,6 +57,21 @@ class CompiledFilter {
 // InvalidArgument for an unknown syscall name or a bad rule, Internal for a
 // libseccomp failure. Never loads anything into the calling process.
 absl::StatusOr<CompiledFilter> CompileFilter(const policy::SyscallPolicy& policy);
+
+// Compiles the narrowing of `outer` to the one policy it includes: a filter
+// that kills the process on every syscall `outer`'s own groups name and
+// passes every other call on (to the filters under it: SECCOMP_RET_ALLOW is
+// the weakest answer, so stacked filters still decide). Loaded on top of
+// outer's filter, the process runs under exactly the included policy,
+// rules, conditions and probes alike: the waiting child (proxy/zygote.h)
+// gives up what only the zygote needs with a filter of a few instructions
+// instead of loading and JIT-compiling the whole child allowlist again.
+// The architecture check comes first, as in every filter.
+// InvalidArgument unless `outer` includes exactly one policy and has no
+// probes of its own, and no syscall `outer`'s own groups name is named by
+// the included policy (a rule or a probe): a narrowing by syscall number
+// could not keep the included policy's conditions on it.
+absl::StatusOr<CompiledFilter> CompileNarrowing(const policy::SyscallPolicy& outer);
 
 }  // namespace sallyport::sandbox
 

@@ -66,14 +66,18 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-void ExpectMatchesGolden(const SyscallPolicy& policy) {
-  auto filter = sandbox::CompileFilter(policy);
+// `name`: the golden file's, policy.name unless given. `narrowing`: the
+// filter is CompileNarrowing(policy), not CompileFilter(policy).
+void ExpectMatchesGolden(const SyscallPolicy& policy, const char* name = nullptr,
+                         bool narrowing = false) {
+  auto filter = narrowing ? sandbox::CompileNarrowing(policy) : sandbox::CompileFilter(policy);
   ASSERT_TRUE(filter.ok()) << filter.status();
-  std::string path = std::string("policy/golden/") + policy.name + ".pfc";
+  if (name == nullptr) name = policy.name;
+  std::string path = std::string("policy/golden/") + name + ".pfc";
   std::string golden = ReadFile(path);
   ASSERT_FALSE(golden.empty()) << path << " missing from runfiles";
   EXPECT_TRUE(golden == filter->pfc())
-      << "The compiled " << policy.name << " policy differs from " << path
+      << "The compiled " << name << " filter differs from " << path
       << " (- golden, + now):\n"
       << Diff(golden, filter->pfc())
       << "If the change is intended, regenerate and commit the golden file:\n"
@@ -84,6 +88,10 @@ TEST(Golden, ChildPolicyMatches) { ExpectMatchesGolden(ChildPolicy()); }
 TEST(Golden, ParentPolicyMatches) { ExpectMatchesGolden(ParentPolicy()); }
 TEST(Golden, ZygotePolicyMatches) { ExpectMatchesGolden(ZygotePolicy()); }
 TEST(Golden, RelayPolicyMatches) { ExpectMatchesGolden(RelayPolicy()); }
+// What each waiting child loads on top of the zygote's filter.
+TEST(Golden, WaitingChildNarrowingMatches) {
+  ExpectMatchesGolden(ZygotePolicy(), "waiting-child", /*narrowing=*/true);
+}
 
 TEST(Golden, DiffShowsChangedLines) {
   std::string d = Diff("a\nb\nc\n", "a\nB\nc\n");

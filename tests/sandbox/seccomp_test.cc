@@ -94,6 +94,19 @@ const CompiledFilter& ZygoteFilter() {
   return f;
 }
 
+// What each waiting child adds on top of the zygote's filter (proxy/main.cc).
+const CompiledFilter& NarrowingFilter() {
+  static const CompiledFilter& f = [] () -> const CompiledFilter& {
+    auto c = CompileNarrowing(policy::ZygotePolicy());
+    if (!c.ok()) {
+      std::fprintf(stderr, "narrowing: %s\n", c.status().ToString().c_str());
+      abort();
+    }
+    return *new CompiledFilter(*std::move(c));
+  }();
+  return f;
+}
+
 constexpr int kInstallFailed = 99;
 
 // Forks; the child installs `filters` in order, runs fn() and _exits with its
@@ -106,6 +119,7 @@ int RunChild(const std::vector<const CompiledFilter*>& filters, Fn fn) {
   ParentFilter();
   ZygoteFilter();
   RelayFilter();
+  NarrowingFilter();
   std::fflush(nullptr);
   pid_t pid = fork();
   if (pid < 0) return -1;
@@ -372,6 +386,97 @@ TEST_P(ZygoteForbidden, ControlWithoutFilterIsNoSigsys) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Zygote, ZygoteForbidden, ::testing::ValuesIn(kZygoteForbidden), OpName);
+
+// --- the waiting child: the zygote's filter plus the narrowing ----------------
+//
+// Production stacks three filters on a waiting child: the parent's, the
+// zygote's and the narrowing. The zygote's is the child policy plus the
+// zygote's own groups; the narrowing takes exactly those away. So every call
+// the child policy forbids kills under the zygote's filter plus the
+// narrowing, and every call only the zygote may make kills too.
+
+TEST_P(ChildForbidden, KillsUnderTheWaitingChildsStack) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter(), &NarrowingFilter()}, [] {
+    GetParam().call();
+    return 0;
+  });
+  EXPECT_TRUE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+}
+
+// The zygote's own calls, exactly as it makes them (policy/syscalls.cc).
+const Op kZygoteOnly[] = {
+    {"clone_spawn", [] { long r = syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0); if (r == 0) _exit(0); return r; }},
+    {"socketpair_handoff", [] { int sv[2]; return syscall(SYS_socketpair, AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv); }},
+    {"pipe2_verdict", [] { int p[2]; return syscall(SYS_pipe2, p, O_CLOEXEC | O_NONBLOCK); }},
+    {"close_range", [] { return syscall(SYS_close_range, 1000, 1001, 0); }},
+    {"prlimit64_self", [] { struct rlimit r; return syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &r); }},
+    {"prctl_no_new_privs", [] { return syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); }},
+    {"prctl_seccomp", [] {
+       struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+       struct sock_fprog prog = {1, &allow};
+       return syscall(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0);
+     }},
+};
+
+class ZygoteOnly : public ::testing::TestWithParam<Op> {};
+
+TEST_P(ZygoteOnly, KillsAWaitingChild) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter(), &NarrowingFilter()}, [] {
+    GetParam().call();
+    return 0;
+  });
+  EXPECT_TRUE(KilledBySigsys(status)) << GetParam().name << ": " << Describe(status);
+}
+
+// The control: the zygote itself (its filter under the parent's) makes the
+// same call and lives.
+TEST_P(ZygoteOnly, ControlTheZygoteMayMakeIt) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter()}, [] {
+    GetParam().call();
+    return 0;
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << GetParam().name << ": " << Describe(status);
+}
+
+INSTANTIATE_TEST_SUITE_P(WaitingChild, ZygoteOnly, ::testing::ValuesIn(kZygoteOnly), OpName);
+
+TEST(Narrowing, IsAFewInstructions) {
+  // The point of it: the kernel checks and JIT-compiles this per child
+  // instead of the whole child allowlist.
+  EXPECT_LT(NarrowingFilter().instructions() * 3, ChildFilter().instructions())
+      << NarrowingFilter().pfc();
+}
+
+TEST(Narrowing, ProbesStillAnswerUnderTheStack) {
+  int status = RunChild({&ParentFilter(), &ZygoteFilter(), &NarrowingFilter()},
+                        [] { return isatty(0) == 0 && errno == ENOTTY ? 0 : 1; });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+}
+
+TEST(Narrowing, RefusesWhatItCannotNarrowByNumber) {
+  const policy::SyscallPolicy none{"none", "no include", {}, {{"g", "x", {{"read"}}}}, {}};
+  EXPECT_EQ(CompileNarrowing(none).status().code(), absl::StatusCode::kInvalidArgument);
+  const policy::SyscallPolicy two{"two", "two includes",
+                                  {&policy::ChildPolicy(), &policy::RelayPolicy()},
+                                  {{"g", "x", {{"pipe2"}}}}, {}};
+  EXPECT_EQ(CompileNarrowing(two).status().code(), absl::StatusCode::kInvalidArgument);
+  // read is the child's: killing it by number would take the child's read too.
+  const policy::SyscallPolicy overlap{"overlap", "shares a syscall",
+                                      {&policy::ChildPolicy()},
+                                      {{"g", "x", {{"read"}, {"pipe2"}}}}, {}};
+  auto o = CompileNarrowing(overlap);
+  ASSERT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(o.status().message().find("read"), std::string::npos) << o.status();
+  // ioctl is the child's probe.
+  const policy::SyscallPolicy probe{"probe", "shares a probe's syscall",
+                                    {&policy::ChildPolicy()}, {{"g", "x", {{"ioctl"}}}}, {}};
+  EXPECT_EQ(CompileNarrowing(probe).status().code(), absl::StatusCode::kInvalidArgument);
+  const policy::SyscallPolicy own_probe{"own-probe", "a probe of its own",
+                                        {&policy::ChildPolicy()}, {{"g", "x", {{"pipe2"}}}},
+                                        {{"uname", ENOSYS, "test"}}};
+  EXPECT_EQ(CompileNarrowing(own_probe).status().code(), absl::StatusCode::kInvalidArgument);
+}
 
 // What the parent may do and the relay may not: reach or create anything
 // (sockets, connect, files, exec, fork), reap, signal, look at a socket's
@@ -846,10 +951,20 @@ TEST(ChildFilter, RealisticChildRunsToExitZero) {
   fx.ExpectRelayed();
 }
 
-// Production: the child inherits the parent filter and adds its own.
+// The child inherits the parent filter and adds its own.
 TEST(ChildFilter, RealisticChildRunsUnderParentPlusChild) {
   RelayFixture fx;
   int status = RunChild({&ParentFilter(), &ChildFilter()},
+                        [&] { return fx.ChildBody(/*use_exit=*/false); });
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
+  fx.ExpectRelayed();
+}
+
+// Production: a waiting child runs under the parent's and the zygote's
+// filters and adds the narrowing.
+TEST(ChildFilter, RealisticChildRunsUnderTheWaitingChildsStack) {
+  RelayFixture fx;
+  int status = RunChild({&ParentFilter(), &ZygoteFilter(), &NarrowingFilter()},
                         [&] { return fx.ChildBody(/*use_exit=*/false); });
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Describe(status);
   fx.ExpectRelayed();
