@@ -53,7 +53,11 @@ ABSL_FLAG(std::string, listen, "",
           "(systemd socket activation or fd 0)");
 ABSL_FLAG(std::string, user, "",
           "the unprivileged user to run as; required when started as root");
-ABSL_FLAG(int, max_connections, 1024, "live connections in all (global cap)");
+ABSL_FLAG(int, max_connections, 8192, "live connections in all (global cap)");
+ABSL_FLAG(int, relays, 0,
+          "relay processes holding the routed connections (each connection goes to "
+          "the one holding the fewest; each holds two descriptors per connection); "
+          "0: as many as --max-connections needs under RLIMIT_NOFILE, at least 1");
 ABSL_FLAG(int, max_per_ip, 32, "live connections from one source address");
 ABSL_FLAG(double, rate_per_ip, 20,
           "new connections per second from one source (token bucket, burst "
@@ -258,6 +262,33 @@ int main(int argc, char** argv) {
     if (prefork > 4096) return Fail("--prefork: at most 4096 waiting children");
     config.prefork = static_cast<size_t>(prefork);
   }
+  {
+    // Every descriptor the hard limit allows: the relays hold two per
+    // connection (and pass the limit on to the processes they exec).
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+      nofile.rlim_cur = nofile.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      return Fail(absl::StrCat("getrlimit(RLIMIT_NOFILE): ", strerror(errno)));
+    }
+    config.nofile = nofile.rlim_cur == RLIM_INFINITY ? (1u << 20) : nofile.rlim_cur;
+    const size_t per_relay = sallyport::proxy::RelayCapacity(config.nofile);
+    const size_t wanted = static_cast<size_t>(config.limits.max_connections);
+    int relays = absl::GetFlag(FLAGS_relays);
+    if (relays < 0 || relays > sallyport::proxy::kMaxRelays) {
+      return Fail(absl::StrCat("--relays=", relays, ": expected 0 (automatic) to ",
+                               sallyport::proxy::kMaxRelays));
+    }
+    if (relays == 0) {
+      // Under a tiny limit more relays would only take the descriptors
+      // that the one can use (the warning below says it does not fit).
+      size_t need = per_relay == 0 ? 1 : (wanted + per_relay - 1) / per_relay;
+      relays = static_cast<int>(std::clamp<size_t>(need, 1, sallyport::proxy::kMaxRelays));
+    }
+    config.relays = static_cast<size_t>(relays);
+  }
   char* hosts_real = realpath(absl::GetFlag(FLAGS_hosts).c_str(), nullptr);
   if (hosts_real == nullptr) {
     return Fail(absl::StrCat("--hosts=", absl::GetFlag(FLAGS_hosts), ": ", strerror(errno)));
@@ -322,12 +353,25 @@ int main(int argc, char** argv) {
           .Int("max_connections", config.limits.max_connections)
           .Int("max_per_ip", config.limits.max_per_source)
           .Int("prefork", static_cast<int64_t>(config.prefork))
+          .Int("relays", static_cast<int64_t>(config.relays))
+          .Int("nofile", static_cast<int64_t>(config.nofile))
           .Seconds("handshake_timeout", config.child.handshake_timeout_ms / 1000.0)
           .Seconds("idle_timeout", config.child.idle_timeout_ms / 1000.0)
           .Str("accept_proxy", config.child.accept_proxy
                                    ? sallyport::proxy::FormatCidrList(config.trusted_proxies)
                                    : "no")
           .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+  if (const size_t fit = config.relays * sallyport::proxy::RelayCapacity(config.nofile);
+      fit < static_cast<size_t>(config.limits.max_connections)) {
+    sallyport::proxy::EmitLine(
+        LogRecord("warning")
+            .Str("proto", tls ? "tls" : "http")
+            .Str("what", absl::StrCat(
+                "--max-connections=", config.limits.max_connections, " does not fit: ",
+                config.relays, " relay(s) under RLIMIT_NOFILE ", config.nofile, " hold about ",
+                fit, " connections; raise LimitNOFILE (or ulimit -n) or --relays"))
+            .Format(config.log_format, sallyport::proxy::NowUnixSeconds()));
+  }
   if (locked->unmapped_uid.has_value()) {
     const bool userns = locked->mode == sallyport::sandbox::LockdownMode::kUserNamespace;
     LogRecord warning("warning");

@@ -199,6 +199,7 @@ class Server {
 
   // A routed connection the relay holds: what its log line needs.
   struct Held {
+    size_t relay = 0;  // which of relays_ holds it
     Peer peer;
     std::string proxied_display;
     std::string client_key;
@@ -277,12 +278,16 @@ class Server {
   bool FinishChild(pid_t pid, Child& child, int status);
   void EmitConnection(const Peer& peer, const std::string& proxied_display,
                       const Line& line, double started, const std::string& end);
-  bool EnsureRelay();
+  // Starts relays_[i] unless it runs or its retry is not due; true if it runs.
+  bool EnsureRelay(size_t i);
+  // The running relay holding the fewest connections (started if need be);
+  // -1 if none runs.
+  int PickRelay();
   void ReadRelayReports();
-  // The relay ended (`why`): every connection it held is logged as lost.
+  // Relay r ended (`why`): every connection it held is logged as lost.
   // `end`: how the relay ended, the `end` of each lost connection's line.
-  void RelayEnded(const std::string& why, const std::string& end, bool reaped);
-  void EndHeld(uint64_t id, const RelayDone& done);
+  void RelayEnded(size_t r, const std::string& why, const std::string& end, bool reaped);
+  void EndHeld(size_t relay, uint64_t id, const RelayDone& done);
   void ReleaseHeld(const Held& h);
   void Emit(const LogRecord& r) {
     EmitLine(r.Format(config_.log_format, NowUnixSeconds()));
@@ -307,10 +312,17 @@ class Server {
   int64_t last_zygote_error_ms_ = -1000000;
   uint64_t zygote_generation_ = 0;              // zygotes started so far
   uint64_t zygote_spawned_ = 0;                 // children from this zygote
-  RelayHandle relay_;
-  int64_t relay_retry_at_ms_ = 0;
-  int64_t last_relay_error_ms_ = -1000000;
-  std::string relay_error_;
+  // The relay processes (config_.relays of them): each routed connection
+  // goes to the running one holding the fewest.
+  struct Relay {
+    RelayHandle handle;
+    int64_t retry_at_ms = 0;
+    int64_t last_error_ms = -1000000;
+    std::string error;  // why it last failed to start or ended
+    size_t held = 0;    // connections it holds
+  };
+  std::vector<Relay> relays_;
+  std::string relay_error_;  // the last relay's failure, for refusals
   absl::flat_hash_map<uint64_t, Held> held_;  // by relay id
   uint64_t next_relay_id_ = 1;
   bool draining_ = false;
@@ -562,7 +574,11 @@ void Server::TopUpPool() {
   // A zygote or relay that died is restarted now, not when a connection
   // needs it.
   if (!draining_ && !zygote_.running()) EnsureZygote();
-  if (!draining_ && !relay_.running()) EnsureRelay();
+  if (!draining_) {
+    for (size_t i = 0; i < relays_.size(); ++i) {
+      if (!relays_[i].handle.running()) EnsureRelay(i);
+    }
+  }
   if (now < pool_retry_at_ms_) return;
   if (zygote_.running() && config_.zygote_max_children > 0 &&
       zygote_spawned_ >= config_.zygote_max_children) {
@@ -868,7 +884,8 @@ bool Server::FinishChild(pid_t pid, Child& child, int status) {
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
-  if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || !EnsureRelay()) {
+  const int relay = WIFSIGNALED(status) || WEXITSTATUS(status) != 0 ? -1 : PickRelay();
+  if (relay < 0) {
     // A child that died after handing off is not trusted with the
     // connection; without a relay there is nobody to hold it.
     line.outcome = OutcomeName(Outcome::kRelayError);
@@ -880,6 +897,7 @@ bool Server::FinishChild(pid_t pid, Child& child, int status) {
   }
   const uint64_t id = next_relay_id_++;
   Held& h = held_[id];
+  h.relay = static_cast<size_t>(relay);
   h.peer = child.peer;
   h.proxied_display = child.proxied_display;
   h.client_key = child.client_key;
@@ -888,28 +906,43 @@ bool Server::FinishChild(pid_t pid, Child& child, int status) {
   h.proxy_header_sent = child.proxy_header_sent;
   h.replayed = r.bytes_up;
   h.end = end;
-  relay_.Add(id, child.client_fd, child.backend_fd);  // takes both
+  ++relays_[h.relay].held;
+  relays_[h.relay].handle.Add(id, child.client_fd, child.backend_fd);  // takes both
   child.client_fd = child.backend_fd = -1;
   return true;
 }
 
-bool Server::EnsureRelay() {
-  if (relay_.running()) return true;
+int Server::PickRelay() {
+  int best = -1;
+  for (size_t i = 0; i < relays_.size(); ++i) {
+    if (!relays_[i].handle.running() && !EnsureRelay(i)) continue;
+    if (best < 0 || relays_[i].held < relays_[static_cast<size_t>(best)].held) {
+      best = static_cast<int>(i);
+    }
+  }
+  return best;
+}
+
+bool Server::EnsureRelay(size_t i) {
+  Relay& r = relays_[i];
+  if (r.handle.running()) return true;
   int64_t now = MonotonicMillis();
-  if (now < relay_retry_at_ms_) return false;
-  absl::Status st = relay_.Start(config_.exe_fd, config_.devnull_fd,
-                                 config_.child.idle_timeout_ms, *config_.relay_filter,
-                                 kZygoteStartTimeoutMs);
+  if (now < r.retry_at_ms) return false;
+  absl::Status st = r.handle.Start(config_.exe_fd, config_.devnull_fd,
+                                   config_.child.idle_timeout_ms, *config_.relay_filter,
+                                   kZygoteStartTimeoutMs);
   if (!st.ok()) {
-    relay_retry_at_ms_ = now + kBackoffMs;
-    relay_error_ = std::string(st.message());
-    if (now - last_relay_error_ms_ >= 1000) {  // at most one line a second
-      last_relay_error_ms_ = now;
-      Emit(LogRecord("error").Str("proto", Proto()).Str("what", relay_error_));
+    r.retry_at_ms = now + kBackoffMs;
+    r.error = relay_error_ = std::string(st.message());
+    if (now - r.last_error_ms >= 1000) {  // at most one line a second
+      r.last_error_ms = now;
+      Emit(LogRecord("error").Str("proto", Proto()).Str("what", r.error)
+               .Int("relay", static_cast<int64_t>(i)));
     }
     return false;
   }
-  Emit(LogRecord("relay").Str("proto", Proto()).Int("pid", relay_.pid()));
+  Emit(LogRecord("relay").Str("proto", Proto()).Int("pid", r.handle.pid())
+           .Int("relay", static_cast<int64_t>(i)));
   return true;
 }
 
@@ -918,9 +951,10 @@ void Server::ReleaseHeld(const Held& h) {
   if (!h.client_key.empty()) limits_.Release(h.client_key);
 }
 
-void Server::EndHeld(uint64_t id, const RelayDone& d) {
+void Server::EndHeld(size_t relay, uint64_t id, const RelayDone& d) {
   auto it = held_.find(id);
-  if (it == held_.end()) return;  // not ours (a bug in the relay): ignored
+  // Not one this relay holds (a bug in the relay): ignored.
+  if (it == held_.end() || it->second.relay != relay) return;
   const Held& h = it->second;
   Line line;
   line.host = h.host;
@@ -957,45 +991,58 @@ void Server::EndHeld(uint64_t id, const RelayDone& d) {
   }
   EmitConnection(h.peer, h.proxied_display, line, h.started, h.end);
   ReleaseHeld(h);
+  --relays_[relay].held;
   held_.erase(it);
 }
 
 void Server::ReadRelayReports() {
-  while (relay_.running()) {
-    RelayDone done[kMaxDonePerMessage];
-    int err = 0;
-    int n = relay_.ReadDone(done, &err);
-    if (n == 0) break;
-    if (n < 0) {
-      int st = 0;
-      const std::string end = ReapNow(relay_.Stop(), &st) ? ExitString(st) : "gone";
-      const std::string how = absl::StrCat("relay ", end);
-      RelayEnded(err == EBADMSG ? absl::StrCat("relay sent a malformed report; stopped it (",
-                                               how, ")")
-                                : how,
-                 end, true);
-      return;
+  for (size_t r = 0; r < relays_.size(); ++r) {
+    RelayHandle& relay = relays_[r].handle;
+    while (relay.running()) {
+      RelayDone done[kMaxDonePerMessage];
+      int err = 0;
+      int n = relay.ReadDone(done, &err);
+      if (n == 0) break;
+      if (n < 0) {
+        int st = 0;
+        const std::string end = ReapNow(relay.Stop(), &st) ? ExitString(st) : "gone";
+        const std::string how = absl::StrCat("relay ", end);
+        RelayEnded(r,
+                   err == EBADMSG
+                       ? absl::StrCat("relay sent a malformed report; stopped it (", how, ")")
+                       : how,
+                   end, true);
+        break;
+      }
+      for (int i = 0; i < n; ++i) EndHeld(r, done[i].id, done[i]);
     }
-    for (int i = 0; i < n; ++i) EndHeld(done[i].id, done[i]);
+    if (relay.running()) relay.Flush();
   }
-  relay_.Flush();
 }
 
-void Server::RelayEnded(const std::string& why, const std::string& end, bool reaped) {
+void Server::RelayEnded(size_t r, const std::string& why, const std::string& end,
+                        bool reaped) {
+  RelayHandle& relay = relays_[r].handle;
   if (!reaped) {
     // Reaped by ReapChildren: what it reported before dying is still in
     // the channel.
     int err = 0;
     RelayDone done[kMaxDonePerMessage];
-    for (int n; relay_.running() && (n = relay_.ReadDone(done, &err)) > 0;) {
-      for (int i = 0; i < n; ++i) EndHeld(done[i].id, done[i]);
+    for (int n; relay.running() && (n = relay.ReadDone(done, &err)) > 0;) {
+      for (int i = 0; i < n; ++i) EndHeld(r, done[i].id, done[i]);
     }
   }
-  relay_.Stop(/*kill=*/!reaped);
-  relay_error_ = why;
+  relay.Stop(/*kill=*/!reaped);
+  relays_[r].error = relay_error_ = why;
   Emit(LogRecord("error").Str("proto", Proto()).Str("what", why)
-           .Int("connections_lost", static_cast<int64_t>(held_.size())));
-  for (auto& [id, h] : held_) {
+           .Int("relay", static_cast<int64_t>(r))
+           .Int("connections_lost", static_cast<int64_t>(relays_[r].held)));
+  for (auto it = held_.begin(); it != held_.end();) {
+    const Held& h = it->second;
+    if (h.relay != r) {
+      ++it;
+      continue;
+    }
     Line line;
     line.host = h.host;
     line.proxy_header_sent = h.proxy_header_sent;
@@ -1006,8 +1053,9 @@ void Server::RelayEnded(const std::string& why, const std::string& end, bool rea
     line.detail = absl::StrCat("closed: ", why);
     EmitConnection(h.peer, h.proxied_display, line, h.started, end);
     ReleaseHeld(h);
+    held_.erase(it++);
   }
-  held_.clear();
+  relays_[r].held = 0;
 }
 
 void Server::ReapChildren() {
@@ -1019,11 +1067,14 @@ void Server::ReapChildren() {
       ZygoteEnded(ZygoteEnd(status));
       continue;
     }
-    if (pid == relay_.pid()) {
-      RelayEnded(absl::StrCat("relay ", ExitString(status)), ExitString(status),
+    bool was_relay = false;
+    for (size_t r = 0; r < relays_.size() && !was_relay; ++r) {
+      if (pid != relays_[r].handle.pid()) continue;
+      was_relay = true;
+      RelayEnded(r, absl::StrCat("relay ", ExitString(status)), ExitString(status),
                  /*reaped=*/false);
-      continue;
     }
+    if (was_relay) continue;
     auto it = children_.find(pid);
     if (it == children_.end()) continue;  // a replaced zygote
     Child& c = it->second;
@@ -1125,15 +1176,18 @@ int Server::Run() {
     fprintf(stderr, "sallyport: %s\n", prefork_error_.c_str());
     return 2;
   }
-  // So must the relay (the same binary, the same reasons).
-  bool relay_up = false;
-  for (int attempt = 0; attempt < 3 && !relay_up; ++attempt) {
-    relay_retry_at_ms_ = 0;
-    relay_up = EnsureRelay();
-  }
-  if (!relay_up) {
-    fprintf(stderr, "sallyport: %s\n", relay_error_.c_str());
-    return 2;
+  // So must every relay (the same binary, the same reasons).
+  relays_.resize(std::max<size_t>(1, config_.relays));
+  for (size_t i = 0; i < relays_.size(); ++i) {
+    bool relay_up = false;
+    for (int attempt = 0; attempt < 3 && !relay_up; ++attempt) {
+      relays_[i].retry_at_ms = 0;
+      relay_up = EnsureRelay(i);
+    }
+    if (!relay_up) {
+      fprintf(stderr, "sallyport: %s\n", relays_[i].error.c_str());
+      return 2;
+    }
   }
   TopUpPool();  // the replies wake the loop below
   for (;;) {
@@ -1147,8 +1201,10 @@ int Server::Run() {
                .Int("in_flight", static_cast<int64_t>(InFlight())));
     }
     if (draining_ && children_.empty() && held_.empty()) {
-      int ignored = 0;
-      ReapNow(relay_.Stop(), &ignored);
+      for (Relay& relay : relays_) {
+        int ignored = 0;
+        ReapNow(relay.handle.Stop(), &ignored);
+      }
       Emit(LogRecord("stopped").Str("proto", Proto())
                .Int("accepted", static_cast<int64_t>(accepted_))
                .Int("refused", static_cast<int64_t>(refused_))
@@ -1163,7 +1219,9 @@ int Server::Run() {
       for (auto& [pid, child] : children_) kill(pid, SIGKILL);
       // The relay too: its connections are logged as closed when it is
       // reaped.
-      if (relay_.running()) kill(relay_.pid(), SIGKILL);
+      for (Relay& relay : relays_) {
+        if (relay.handle.running()) kill(relay.handle.pid(), SIGKILL);
+      }
     }
     bool can_accept = !draining_ && now >= resume_at_ms_;
     if (can_accept && crash_paused_) {
@@ -1178,9 +1236,10 @@ int Server::Run() {
     const size_t listen_at = fds.size();
     if (can_accept) fds.push_back({config_.listen_fd, POLLIN, 0});
     if (zygote_.running()) fds.push_back({zygote_.fd(), POLLIN, 0});
-    if (relay_.running()) {
-      fds.push_back({relay_.fd(),
-                     static_cast<short>(POLLIN | (relay_.has_queued() ? POLLOUT : 0)), 0});
+    for (const Relay& relay : relays_) {
+      if (!relay.handle.running()) continue;
+      fds.push_back({relay.handle.fd(),
+                     static_cast<short>(POLLIN | (relay.handle.has_queued() ? POLLOUT : 0)), 0});
     }
     const size_t channels_at = fds.size();
     fds.push_back({channels_, POLLIN, 0});
@@ -1192,8 +1251,9 @@ int Server::Run() {
       int retry = static_cast<int>(std::max(pool_retry_at_ms_, zygote_retry_at_ms_) - now);
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }
-    if (!draining_ && !relay_.running() && now < relay_retry_at_ms_) {
-      int retry = static_cast<int>(relay_retry_at_ms_ - now);
+    for (const Relay& relay : relays_) {
+      if (draining_ || relay.handle.running() || now >= relay.retry_at_ms) continue;
+      int retry = static_cast<int>(relay.retry_at_ms - now);
       timeout = timeout < 0 ? retry : std::min(timeout, retry);
     }
     if (draining_ && !killed) timeout = static_cast<int>(std::max<int64_t>(0, drain_deadline - now));

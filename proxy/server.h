@@ -75,6 +75,11 @@ struct ServerConfig {
   // The relay (proxy/relay_process.h): started from exe_fd too; every
   // routed connection goes to it once its child has replayed.
   const sandbox::CompiledFilter* relay_filter = nullptr;
+  // How many relays run (--relays, resolved by main): each holds two
+  // descriptors per connection, so RLIMIT_NOFILE caps one relay near half
+  // of it; a routed connection goes to the one holding the fewest.
+  size_t relays = 1;
+  size_t nofile = 1024;  // RLIMIT_NOFILE, raised to its hard limit by main
   LogFormat log_format = LogFormat::kText;
   // What each waiting child loads on top of the zygote's filter: the
   // narrowing of policy::ZygotePolicy() to policy::ChildPolicy().
@@ -86,6 +91,13 @@ struct ServerConfig {
 // call it before the parent's seccomp filter is loaded. Returns an error
 // status only for setup failures.
 absl::Status PrepareSignals();
+
+// At most this many relays (--relays).
+constexpr int kMaxRelays = 64;
+// How many connections one relay can hold under RLIMIT_NOFILE `nofile`:
+// two sockets each, after 128 descriptors for its channel, epoll set,
+// stdio and pipes (spares and those holding bytes).
+constexpr size_t RelayCapacity(size_t nofile) { return nofile > 128 ? (nofile - 128) / 2 : 0; }
 
 // Serves until SIGTERM/SIGINT, then drains. Returns the process exit status
 // (0 after a clean drain).

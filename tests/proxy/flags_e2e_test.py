@@ -14,7 +14,7 @@ import harness as h
 FLAGS = ["hosts", "listen", "user", "max_connections", "max_per_ip", "rate_per_ip",
          "handshake_timeout", "idle_timeout", "drain_timeout", "log_format",
          "accept_proxy", "max_per_proxy", "rate_per_proxy", "max_crashes_per_minute",
-         "crash_pause"]
+         "crash_pause", "relays", "prefork"]
 
 
 def run(*args, **kw):
@@ -68,6 +68,8 @@ class FlagsTest(unittest.TestCase):
                         ("--rate-per-proxy=-2", ["--rate-per-proxy"]),
                         ("--max-crashes-per-minute=0", ["--max-crashes-per-minute", "positive"]),
                         ("--crash-pause=0s", ["--crash-pause", "positive"]),
+                        ("--relays=-1", ["--relays=-1", "0 (automatic) to 64"]),
+                        ("--relays=65", ["--relays=65", "0 (automatic) to 64"]),
                         ("--no-such-flag=1", ["no_such_flag"])):
       with self.subTest(flag=flag):
         rc, out = run(*base, flag)
@@ -80,6 +82,23 @@ class FlagsTest(unittest.TestCase):
     rc, out = run("tls", "--hosts=/nonexistent/hosts", "--user=nobody")
     self.assertNotEqual(rc, 0)
     self.assertIn("/nonexistent/hosts", out)
+
+  def test_relays_follow_the_descriptor_limit(self):
+    # Soft limit raised to the hard one; one relay holds (nofile - 128) / 2
+    # connections, so 3000 under 2048 descriptors need ceil(3000 / 960) = 4.
+    sp = h.Sallyport(self.ws, "http", "--max-connections=3000",
+                     wrapper=("prlimit", "--nofile=1024:2048", "--"))
+    started = sp.events("started")[0]
+    self.assertEqual((started["nofile"], started["relays"]), (2048, 4))
+    h.wait_until(lambda: len(sp.named("sallyport-relay")) == 4, what="four relays")
+    self.assertEqual(sp.events("warning"), [])
+    # Told to use fewer than fit: started, and warned with the fix.
+    sp2 = h.Sallyport(self.ws, "http", "--max-connections=3000", "--relays=1",
+                      wrapper=("prlimit", "--nofile=2048:2048", "--"))
+    self.assertEqual(sp2.events("started")[0]["relays"], 1)
+    warn = sp2.wait_event("warning", 1)[0]["what"]
+    for w in ("--max-connections=3000", "RLIMIT_NOFILE 2048", "960", "LimitNOFILE", "--relays"):
+      self.assertIn(w, warn)
 
   def test_no_listening_socket_names_the_three_ways(self):
     rc, out = run("tls", f"--hosts={self.ws.hosts}", "--user=nobody")

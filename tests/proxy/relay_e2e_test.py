@@ -182,6 +182,57 @@ class RelayTest(unittest.TestCase):
     self.ping(self.hold())
     self.assertIsNone(self.sp.proc.poll())
 
+  def test_two_relays_share_the_connections_and_fail_apart(self):
+    sp = h.Sallyport(self.ws, "http", "--prefork=3", "--relays=2", exe=h.testhooks_binary())
+    self.assertEqual(sp.events("started")[0]["relays"], 2)
+    relays = h.wait_until(lambda: len(sp.named("sallyport-relay")) == 2 and
+                          sp.named("sallyport-relay"), what="two relays")
+    for pid in relays:
+      h.assert_confined(self, pid, filters=2)
+
+    def hold():
+      s = sp.connect()
+      s.sendall(f"GET / HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode())
+      self.assertEqual(h.read_line(s), b"ready\n")
+      self.addCleanup(s.close)
+      return s
+
+    def holder(s):
+      """The relay holding socket s: the one with its peer's TCP socket."""
+      inode = None
+      port = s.getsockname()[1]
+      with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+          cols = line.split()
+          if int(cols[1].rsplit(":", 1)[1], 16) == sp.port and \
+             int(cols[2].rsplit(":", 1)[1], 16) == port:
+            inode = cols[9]
+      return [p for p in relays if inode in {socket_inode(v) for v in h.proc_fds(p).values()}]
+
+    held = [hold() for _ in range(6)]
+    by_relay = {p: [s for s in held if holder(s) == [p]] for p in relays}
+    # The fewest-held relay takes each: three each, every socket in one.
+    self.assertEqual(sorted(len(v) for v in by_relay.values()), [3, 3], by_relay)
+    victim, other = relays
+    os.kill(victim, signal.SIGKILL)
+    err = sp.wait_event("error", 1, connections_lost=3)[0]
+    self.assertIn("relay killed by SIGKILL", err["what"])
+    lost = sp.wait_event("connection", 3, outcome="relay-error")
+    self.assertEqual(len(sp.events("connection", outcome="relay-error")), 3, lost)
+    for s in by_relay[victim]:
+      s.settimeout(h.TIMEOUT)
+      try:
+        self.assertEqual(h.read_to_eof(s), b"")
+      except ConnectionResetError:
+        pass
+    # The other relay's connections never noticed.
+    for s in by_relay[other]:
+      self.ping(s)
+    h.wait_until(lambda: len(sp.named("sallyport-relay")) == 2 and
+                 victim not in sp.named("sallyport-relay"), what="a replacement relay")
+    self.ping(hold())
+    self.assertIsNone(sp.proc.poll())
+
   def test_compromised_child_is_refused_by_the_route_broker_and_harms_nobody(self):
     bystander = self.hold()
     relay = self.relay()
