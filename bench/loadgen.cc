@@ -18,7 +18,8 @@
 //   loadgen hold --target=T --request=FILE --proto=tls --count=N
 //       Opens N connections (at most 32 connecting at once), each sends the
 //       request and reads the reply; prints "ready N" and holds them open
-//       until stdin reaches EOF; then closes them and prints JSON.
+//       until stdin reaches EOF; then counts those the other side ended
+//       meanwhile (dropped), closes them all and prints JSON: held, dropped.
 //   loadgen hello --in=FILE --out=FILE [--sni=NAME] [--size=N]
 //       Rewrites a captured one-record ClientHello: replaces the server_name
 //       and, with --size, adds (or grows) a padding extension (RFC 7685) so
@@ -486,8 +487,15 @@ int RunHold() {
   char c;
   while (read(0, &c, 1) > 0) {
   }
-  for (int fd : fds) close(fd);
-  printf("{\"held\": %d}\n", count);
+  // Dropped: closed or failed by the other side while held (a held
+  // connection gets no byte, so anything readable is an end).
+  int dropped = 0;
+  for (int fd : fds) {
+    ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) ++dropped;
+    close(fd);
+  }
+  printf("{\"held\": %d, \"dropped\": %d}\n", count, dropped);
   return 0;
 }
 

@@ -27,7 +27,7 @@ tools/install-deps.sh --bench >&2
 
 log=$(mktemp /tmp/sallyport-bench-build.XXXXXX)
 # shellcheck disable=SC2086
-if ! bazel build ${BENCH_BAZEL_FLAGS:-} //bench:loadgen //bench:backend //bench:forkcost //bench:forkcost_static \
+if ! bazel build ${BENCH_BAZEL_FLAGS:-} //bench:loadgen //bench:backend //bench:forkcost //bench:forkcost_static //bench:handoff_rate \
     //proxy:sallyport >"$log" 2>&1; then
   tail -30 "$log" >&2
   rm -f "$log"

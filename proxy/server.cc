@@ -189,7 +189,9 @@ class Server {
     int64_t route_deadline_ms = 0;  // a full listen queue: retry until then
     int64_t route_retry_at_ms = 0;  // 0: no retry pending
     int route_backoff_ms = 0;
-    std::string violation;        // what it sent that a child must not
+    // Why the parent stopped it: what it sent that a child must not (a
+    // security event), or a local failure (an error); its line says it.
+    std::string violation;
     bool have_report = false;     // its final ChildReport has come
     ChildReport report;
     std::string client_key;       // admitted in limits_ under this key
@@ -554,9 +556,12 @@ void Server::HandOff(int fd, const Peer& peer) {
     ev.data.u64 = static_cast<uint64_t>(pid);
     if (epoll_ctl(channels_, EPOLL_CTL_ADD, c.report_fd, &ev) != 0) {
       // Without its channel watched the child cannot be served: stop it;
-      // its line is logged when it is reaped.
-      Violation(pid, c, absl::StrCat("(not its doing) channel not watched: ", strerror(errno)),
-                false);
+      // its line (internal-error) is logged when it is reaped. A local
+      // failure, not the child's doing: an error, not a security event.
+      c.violation = absl::StrCat("the parent could not watch its channel: ", strerror(errno));
+      Emit(LogRecord("error").Str("proto", Proto()).Str("client", c.peer.display)
+               .Str("what", absl::StrCat(c.violation, "; stopped it")));
+      kill(pid, SIGKILL);
     }
     return;
   }
