@@ -198,12 +198,26 @@ def cpu_seconds(pids):
 
 
 def cpu_split(pid):
+  """(parent's own, its reaped children's, each live helper's by argv[0])
+  CPU seconds: the relays and the zygote are not reaped while it runs."""
   with open(f"/proc/{pid}/stat") as f:
     s = f.read()
   fields = s[s.rindex(")") + 2:].split()
   own = (int(fields[11]) + int(fields[12])) / TICK
   reaped = (int(fields[13]) + int(fields[14])) / TICK
-  return own, reaped
+  helpers = {}
+  for p in tree(pid)[1:]:
+    try:
+      with open(f"/proc/{p}/cmdline", "rb") as f:
+        name = f.read().split(b"\0")[0].decode(errors="replace")
+      with open(f"/proc/{p}/stat") as f:
+        st = f.read()
+    except OSError:
+      continue
+    if name in ("sallyport-relay", "sallyport-zygote"):
+      fl = st[st.rindex(")") + 2:].split()
+      helpers[name] = helpers.get(name, 0) + (int(fl[11]) + int(fl[12])) / TICK
+  return own, reaped, helpers
 
 
 def sallyport_maps(pid):
@@ -597,8 +611,7 @@ class Bench:
     self.nlibs = len(libs)
     self.sp_maps = sallyport_maps(self.procs.procs["sallyport"].pid)
     # sallyport parent vs children CPU, over everything so far
-    own, reaped = cpu_split(self.procs.procs["sallyport"].pid)
-    self.sp_split = (own, reaped)
+    self.sp_split = cpu_split(self.procs.procs["sallyport"].pid)
     self.sp_accepted = sum(1 for _ in open(self.splog["sallyport"]) if " connection " in _)
     self.perf = None
     if not self.smoke and shutil.which("perf"):
@@ -904,12 +917,16 @@ def report(b, path):
   add("")
   add("## sallyport: where the time goes")
   add("")
-  own, reaped = b.sp_split
+  own, reaped, helpers = b.sp_split
   n = b.sp_accepted
   if n:
-    add(f"Over the whole run the TLS instance served {n:,} connections: parent "
-        f"(accept, fork, reap, log) {own * 1e6 / n:.0f} µs CPU per connection, "
-        f"children (lockdown, parse, route, relay, exit) {reaped * 1e6 / n:.0f} µs.")
+    add(f"Over the whole run the TLS instance served {n:,} connections, per connection: "
+        f"parent (accept, hand-off, route broker, reap, log) {own * 1e6 / n:.0f} µs CPU; "
+        f"reaped processes (each connection's child: lockdown, parse, replay, exit; and "
+        f"replaced zygotes) {reaped * 1e6 / n:.0f} µs; the live zygote "
+        f"{helpers.get('sallyport-zygote', 0) * 1e6 / n:.0f} µs (its forks since it "
+        f"started: it is replaced every --zygote-max-children); the relays "
+        f"{helpers.get('sallyport-relay', 0) * 1e6 / n:.0f} µs.")
   fs = [x["fork_exit_wait_us"] for x in R[("fork", "small")]]
   add("")
   add(f"sallyport's parent has {b.sp_maps} mappings and "
