@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "proxy/child.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -59,7 +58,7 @@ ReadResult ReadSome(int fd, int64_t deadline_ms, std::string* out, int* err) {
 }
 
 // Sends a refusal, then half-closes and drains briefly so the peer reads it.
-void Answer(int client, const std::string& bytes) {
+void SendAndLinger(int client, const std::string& bytes) {
   int64_t deadline = MonotonicMillis() + kLingerMs;
   if (WriteAll(client, bytes, deadline) != 0) return;
   shutdown(client, SHUT_WR);
@@ -95,7 +94,7 @@ class Session {
   void Refuse(const Refusal& refusal) {
     Finish(refusal.outcome, refusal.detail);
     report_.answered = refusal.answer.code;
-    if (!refusal.answer.bytes.empty()) Answer(client_, refusal.answer.bytes);
+    if (!refusal.answer.bytes.empty()) SendAndLinger(client_, refusal.answer.bytes);
   }
   void RefuseInternal(const std::string& detail) {
     Refuse(Refusal{Outcome::kInternal, detail, rules_.Busy()});
