@@ -2,8 +2,9 @@
 // proxy/log.h — one log line per connection (and per notable event), as
 // text for humans and journald or as JSON (--log-format=json).
 //
-// Side of the trust boundary: parent. Formatting is pure; Emit() is a single
-// write(2) to stderr so lines from one process never interleave. Every
+// Side of the trust boundary: parent. Formatting (LogRecord::Format) is pure;
+// EmitLine() is a single write(2) to stderr so lines from one process never
+// interleave. Every
 // string that came from a child (hostname, detail) is escaped: a log line is
 // always one line of printable ASCII.
 #ifndef SALLYPORT_PROXY_LOG_H_
@@ -19,7 +20,7 @@ namespace sallyport::proxy {
 enum class LogFormat { kText, kJson };
 
 // A log record: an event name plus ordered key/value fields. Values are
-// strings or integers; FormatLine renders them.
+// strings or integers; Format renders them.
 class LogRecord {
  public:
   explicit LogRecord(std::string event) : event_(std::move(event)) {}

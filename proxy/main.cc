@@ -45,6 +45,11 @@
 #define SALLYPORT_VERSION "0.1.0"
 #endif
 
+// The flags. Each is named here with underscores (abseil's spelling) but
+// documented, and named in sallyport's own messages, with dashes
+// (--max-per-ip): main() rewrites the dashes of every flag name in argv to
+// underscores before abseil parses it, so both spellings work.
+
 ABSL_FLAG(std::string, hosts, ".",
           "the hosts directory: one entry per host name (default: the current "
           "directory)");

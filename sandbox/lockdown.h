@@ -136,11 +136,12 @@ inline constexpr int kMaxKeptFds = 3;
 inline constexpr int kChildConnectionFds = 2;
 
 struct ChildLimits {
-  // RLIMIT_AS: 128 MiB of address space. The child is a fork of the acceptor
-  // and inherits its mappings (libc, abseil, libseccomp: a locked child of
-  // lockdown_test measures VmSize 8.5 MiB; Botan adds ~6 MiB of text); it
-  // then needs a ClientHello buffer and two splice pipes. 128 MiB leaves
-  // >5x headroom and stops a parser bug from growing memory without bound.
+  // RLIMIT_AS: 128 MiB of address space. A child is a fork of the zygote
+  // (the static binary, exec'd fresh: about 3 MiB of text and data mapped)
+  // and then needs a ClientHello buffer (at most 16 KiB records of a
+  // handshake message of at most 64 KiB) and Botan's parse of it; the
+  // relay, not the child, moves a connection's bytes. 128 MiB leaves wide
+  // headroom and stops a parser bug from growing memory without bound.
   // ASan reserves terabytes of shadow memory and cannot run under it: in
   // sanitizer builds RLIMIT_AS is left alone.
   rlim_t address_space = rlim_t{128} << 20;
