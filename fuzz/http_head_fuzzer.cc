@@ -25,7 +25,7 @@ void Check(bool ok) {
 
 void Same(const HttpHeadReader& a, const HttpHeadReader& b) {
   Check(a.progress() == b.progress());
-  Check(a.status() == b.status());
+  Check(a.http_status() == b.http_status());
   Check(a.hostname() == b.hostname());
   Check(a.error() == b.error());
   Check(a.is_http2_preface() == b.is_http2_preface());
@@ -66,12 +66,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   switch (whole.progress()) {
     case Progress::kNeedMore:
-      Check(whole.status() == 0 && whole.error().ok());
+      Check(whole.http_status() == 0 && whole.error().ok());
       Check(whole.hostname().empty());
       Check(in.size() <= sallyport::parser::kMaxRequestHead);
       break;
     case Progress::kDone: {
-      Check(whole.status() == 0 && whole.error().ok());
+      Check(whole.http_status() == 0 && whole.error().ok());
       const std::string& h = whole.hostname();
       auto again = sallyport::parser::CanonicalHostname(h);
       Check(again.ok() && *again == h);
@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case Progress::kError: {
-      int s = whole.status();
+      int s = whole.http_status();
       Check(s == 400 || s == 404 || s == 414 || s == 431 || s == 501 ||
             s == 505);
       Check(!whole.error().ok());

@@ -12,7 +12,7 @@
 //   HttpHeadReader r;
 //   while (r.Feed(ReadSome()) == Progress::kNeedMore) {}
 //   if (r.progress() == Progress::kDone) Route(r.hostname(), r.bytes());
-//   else Send(ErrorResponse(r.status(), r.error().message()));
+//   else Send(ErrorResponse(r.http_status(), r.error().message()));
 //
 // What is accepted (RFC 9112 / RFC 9110), strictly:
 //   - Leading empty lines (CRLF only) before the request line are skipped as
@@ -107,7 +107,7 @@ class HttpHeadReader {
   // kDone: the canonical host name (CanonicalHostname's output).
   const std::string& hostname() const { return hostname_; }
   // kError: the HTTP status to answer with (see the table above); 0 before.
-  int status() const { return status_; }
+  int http_status() const { return status_; }
   // kError: the specific reason; OK otherwise.
   const absl::Status& error() const { return error_; }
   // kError because the client sent the HTTP/2 prior-knowledge preface.

@@ -72,7 +72,7 @@ class HttpReader final : public HeadReader {
         r.refusal = Refuse(Outcome::kRefusedInput, why, Http2Refusal());
       } else {
         // 404: a Host the name rules refuse is an unknown host, not bad input.
-        const int status = reader_.status();
+        const int status = reader_.http_status();
         r.refusal = Refuse(status == 404 ? Outcome::kNoRoute : Outcome::kRefusedInput, why,
                            Status(status, why));
       }

@@ -28,7 +28,7 @@ struct Result {
 };
 
 Result Snapshot(const HttpHeadReader& r) {
-  return {r.progress(), r.status(),  r.hostname(),
+  return {r.progress(), r.http_status(),  r.hostname(),
           std::string(r.error().message()), r.is_http2_preface(),
           std::string(r.bytes()), r.head_length()};
 }
@@ -315,7 +315,7 @@ TEST(HttpHead, NeedsMoreUntilTheEmptyLine) {
   for (size_t n = 0; n < full.size(); ++n) {
     HttpHeadReader r;
     EXPECT_EQ(r.Feed(full.substr(0, n)), Progress::kNeedMore) << n;
-    EXPECT_EQ(r.status(), 0);
+    EXPECT_EQ(r.http_status(), 0);
     EXPECT_TRUE(r.error().ok());
     EXPECT_EQ(r.Feed(full.substr(n)), Progress::kDone) << n;
     EXPECT_EQ(r.hostname(), "a.example");
@@ -355,7 +355,7 @@ TEST(HttpHead, BytesKeptExactlyInSplitFeeds) {
 TEST(HttpHead, FeedAfterErrorIgnored) {
   HttpHeadReader r;
   ASSERT_EQ(r.Feed("GET / HTTP/1.1\r\n\r\nxyz"), Progress::kError);
-  EXPECT_EQ(r.status(), 400);
+  EXPECT_EQ(r.http_status(), 400);
   EXPECT_EQ(r.Feed("Host: a\r\n\r\n"), Progress::kError);
   EXPECT_EQ(r.bytes(), "GET / HTTP/1.1\r\n\r\nxyz");
   EXPECT_FALSE(r.is_http2_preface());
@@ -398,7 +398,7 @@ TEST(HttpHead, CapReachedWithoutEndOfHead) {
   EXPECT_EQ(r.Feed(partial), Progress::kNeedMore);
   // One more byte of field value: over the cap.
   EXPECT_EQ(r.Feed("a"), Progress::kError);
-  EXPECT_EQ(r.status(), 431);
+  EXPECT_EQ(r.http_status(), 431);
   // Ends in CR exactly at the cap: the LF would be byte cap+1.
   std::string cr = HeadOfSize(kMaxRequestHead + 1);
   cr.resize(kMaxRequestHead);
@@ -406,7 +406,7 @@ TEST(HttpHead, CapReachedWithoutEndOfHead) {
   HttpHeadReader r2;
   EXPECT_EQ(r2.Feed(cr), Progress::kNeedMore);
   EXPECT_EQ(r2.Feed("\n"), Progress::kError);
-  EXPECT_EQ(r2.status(), 431);
+  EXPECT_EQ(r2.http_status(), 431);
 }
 
 TEST(HttpHead, LongRequestLineIs414) {
@@ -453,7 +453,7 @@ TEST(HttpHead, Http2PrefaceDetectedAtItsLastByte) {
   EXPECT_EQ(r.Feed(kHttp2Preface.substr(kHttp2Preface.size() - 1)),
             Progress::kError);
   EXPECT_TRUE(r.is_http2_preface());
-  EXPECT_EQ(r.status(), 505);
+  EXPECT_EQ(r.http_status(), 505);
 }
 
 TEST(HttpHead, PrefixOfPrefaceThenSomethingElseIsAnOrdinaryRequest) {
@@ -521,7 +521,7 @@ TEST(HttpHead, StatusesAreFromTheDocumentedSet) {
     HttpHeadReader r;
     r.Feed(in);
     if (r.progress() != Progress::kError) continue;
-    EXPECT_THAT(r.status(), ::testing::AnyOf(400, 404, 414, 431, 501, 505));
+    EXPECT_THAT(r.http_status(), ::testing::AnyOf(400, 404, 414, 431, 501, 505));
     EXPECT_FALSE(r.error().ok());
   }
 }
@@ -577,7 +577,7 @@ TEST(ErrorResponse, BodyCannotInjectLines) {
 TEST(ErrorResponse, ReaderMessagesFitInOneLine) {
   HttpHeadReader r;
   r.Feed(std::string(kHttp2Preface));
-  std::string resp = ErrorResponse(r.status(), r.error().message());
+  std::string resp = ErrorResponse(r.http_status(), r.error().message());
   EXPECT_TRUE(absl::StartsWith(resp, "HTTP/1.1 505 "));
   EXPECT_TRUE(absl::EndsWith(
       resp, "\r\n\r\nHTTP/2 prior-knowledge preface received; sallyport http "

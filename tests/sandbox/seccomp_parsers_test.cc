@@ -91,7 +91,7 @@ std::string ParseAll(const std::vector<std::string>& inputs) {
     parser::HttpHeadReader h;
     h.Feed(head);
     out += std::to_string(static_cast<int>(h.progress())) + " " + h.hostname() + " " +
-           std::to_string(h.status()) + "\n";
+           std::to_string(h.http_status()) + "\n";
   }
   return out;
 }
