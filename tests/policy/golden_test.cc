@@ -81,7 +81,7 @@ void ExpectMatchesGolden(const SyscallPolicy& policy, const char* name = nullptr
       << " (- golden, + now):\n"
       << Diff(golden, filter->pfc())
       << "If the change is intended, regenerate and commit the golden file:\n"
-      << "  bazel run //policy:export_golden && git diff policy/golden\n";
+      << "  bazel run //sandbox:export_golden && git diff policy/golden\n";
 }
 
 TEST(Golden, ChildPolicyMatches) { ExpectMatchesGolden(ChildPolicy()); }

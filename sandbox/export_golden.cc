@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
-// policy/export_golden.cc — writes the compiled policies as text
+// sandbox/export_golden.cc — writes the compiled policies as text
 // (seccomp_export_pfc) to policy/golden/<name>.pfc, and the waiting child's
 // narrowing of the zygote's to waiting-child.pfc, for review and for
 // //tests/policy:golden_test.
 //
-//   bazel run //policy:export_golden            (writes into the source tree)
-//   bazel run //policy:export_golden -- DIR     (writes into DIR)
+//   bazel run //sandbox:export_golden            (writes into the source tree)
+//   bazel run //sandbox:export_golden -- DIR     (writes into DIR)
 //
 // Side of the trust boundary: offline tool, never part of the server.
 #include <cstdio>
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   } else if (const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY")) {
     dir = std::string(ws) + "/policy/golden";
   } else {
-    std::fprintf(stderr, "usage: bazel run //policy:export_golden [-- DIR]\n");
+    std::fprintf(stderr, "usage: bazel run //sandbox:export_golden [-- DIR]\n");
     return 2;
   }
   const sallyport::policy::SyscallPolicy* policies[] = {
