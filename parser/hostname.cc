@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "parser/hostname.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 
 namespace sallyport::parser {
 namespace {
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsLdh(char c) {
-  return (c >= 'a' && c <= 'z') || IsDigit(c) || c == '-';
+  return (c >= 'a' && c <= 'z') || absl::ascii_isdigit(c) || c == '-';
 }
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-bool IsHex(char c) { return IsDigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
+bool IsHex(char c) { return absl::ascii_isdigit(c) || (Lower(c) >= 'a' && Lower(c) <= 'f'); }
 
 // Dotted quad, four decimal octets 0..255 (RFC 3986 dec-octet: no leading
 // zeros).
@@ -19,7 +19,7 @@ bool IsIPv4Address(absl::string_view s) {
   int octets = 0;
   while (true) {
     size_t n = 0;
-    while (n < s.size() && IsDigit(s[n])) ++n;
+    while (n < s.size() && absl::ascii_isdigit(s[n])) ++n;
     if (n == 0 || n > 3 || (n > 1 && s[0] == '0')) return false;
     int v = 0;
     for (size_t i = 0; i < n; ++i) v = v * 10 + (s[i] - '0');
@@ -107,7 +107,7 @@ absl::StatusOr<std::string> CanonicalHostname(absl::string_view raw) {
       }
       last_label_all_digits = true;
       for (size_t j = label_start; j < i; ++j) {
-        if (!IsDigit(out[j])) last_label_all_digits = false;
+        if (!absl::ascii_isdigit(out[j])) last_label_all_digits = false;
       }
       if (i < name.size()) out.push_back('.');
       label_start = i + 1;
@@ -162,7 +162,7 @@ absl::StatusOr<absl::string_view> SplitHostPort(absl::string_view authority) {
   if (has_port) {
     if (port.size() > 5) return absl::InvalidArgumentError("port too long");
     for (char c : port) {
-      if (!IsDigit(c)) return absl::InvalidArgumentError("non-digit in port");
+      if (!absl::ascii_isdigit(c)) return absl::InvalidArgumentError("non-digit in port");
     }
   }
   return host;

@@ -40,7 +40,6 @@ absl::string_view TrimOws(absl::string_view s) {
   return s;
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 // The routing name for an authority ("host[:port]"), or the status and reason
 // to refuse with. what names the source for the message.
@@ -194,7 +193,7 @@ Progress HttpHeadReader::RequestLine(absl::string_view line) {
     }
   }
   if (version.size() != 8 || !absl::StartsWith(version, "HTTP/") ||
-      !IsDigit(version[5]) || version[6] != '.' || !IsDigit(version[7])) {
+      !absl::ascii_isdigit(version[5]) || version[6] != '.' || !absl::ascii_isdigit(version[7])) {
     return Fail(400, absl::InvalidArgumentError(
                          "malformed HTTP-version in request line (expected "
                          "HTTP/DIGIT.DIGIT after a single SP)"));

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -15,7 +16,6 @@ using Family = ProxyEndpoints::Family;
 constexpr uint8_t kTlvAuthority = 0x02;
 constexpr uint8_t kTlvCrc32c = 0x03;
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -31,7 +31,7 @@ bool ParseDecimal(absl::string_view s, size_t max_digits, uint32_t max,
   if (s.size() > 1 && s[0] == '0') return false;
   uint32_t v = 0;
   for (char c : s) {
-    if (!IsDigit(c)) return false;
+    if (!absl::ascii_isdigit(c)) return false;
     v = v * 10 + static_cast<uint32_t>(c - '0');
   }
   if (v > max) return false;
