@@ -495,6 +495,10 @@ class Sallyport:
       args += list(flags)
       if not any(f.startswith(("--rate-per-ip", "--rate_per_ip")) for f in flags):
         args.append("--rate-per-ip=100000")  # tests connect in bursts
+      if not any(f.startswith("--relays") for f in flags):
+        # One relay whatever this machine's descriptor limit would make of
+        # the automatic count (flags_e2e_test checks that count).
+        args.append("--relays=1")
       self.proc = ws.spawn(args, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                            stderr=subprocess.PIPE, **as_uid_kwargs(run_as_uid))
       self.lines, self.records, self._eof = [], [], False
