@@ -5,7 +5,8 @@
 // backend, and replay the exact bytes read into the backend socket the
 // broker connected (it wrote any PROXY header first). Then the connection
 // leaves the child: the parent passes its own copies of the two sockets to
-// the relay (proxy/relay_process.h) once the child has reported and exited.
+// the relay (proxy/relay_process.h) as soon as it reads the child's report
+// of the hand-off; the child exits right after sending it.
 // The child never chooses a socket: it cannot open, stat or connect one.
 //
 // Side of the trust boundary: child. It runs after sandbox::LockdownChild,

@@ -193,12 +193,26 @@ class Server {
     // security event), or a local failure (an error); its line says it.
     std::string violation;
     bool have_report = false;     // its final ChildReport has come
+    // Handed on to a relay when it reported (HandOnAtReport): its Held
+    // entry, which waits for this child's reap for the line's `end`.
+    uint64_t held_id = 0;
     ChildReport report;
     std::string client_key;       // admitted in limits_ under this key
     std::string proxied_display;  // the real client, from the SourceReport
     bool refused = false;         // the verdict refused it (logged then)
   };
 
+  // One line per connection, whoever ended it (child, relay, parent).
+  struct Line {
+    std::string host = "-";
+    std::string outcome;
+    std::string detail;
+    bool have_detail = false;
+    uint16_t answered = 0;
+    uint8_t proxy_header_sent = 0;
+    bool have_bytes = false;
+    uint64_t up = 0, down = 0;
+  };
   // A routed connection the relay holds: what its log line needs.
   struct Held {
     size_t relay = 0;  // which of relays_ holds it
@@ -210,17 +224,12 @@ class Server {
     uint8_t proxy_header_sent = 0;
     uint64_t replayed = 0;  // bytes_up written by the child
     std::string end;        // how its child ended
-  };
-  // One line per connection, whoever ended it (child, relay, parent).
-  struct Line {
-    std::string host = "-";
-    std::string outcome;
-    std::string detail;
-    bool have_detail = false;
-    uint16_t answered = 0;
-    uint8_t proxy_header_sent = 0;
-    bool have_bytes = false;
-    uint64_t up = 0, down = 0;
+    // Handed on when its child reported, before the child was reaped: the
+    // line waits for the reap (its `end`), even if the relay ends first.
+    bool child_alive = false;
+    bool relay_done = false;  // the relay has ended it; `pending` is its line
+    Line pending;
+    std::string pending_end;  // a dead relay's end, which the line says instead
   };
 
   bool ProxyMode() const { return !config_.trusted_proxies.empty(); }
@@ -250,8 +259,9 @@ class Server {
   void CloseIdle();  // drain: waiting children see EOF and exit
   void RetireOneIdle();  // the newest waiting child, and its fds, now
   size_t Working() const { return children_.size() - idle_.size() - gone_; }
-  // Connections in flight: in a child, or held by the relay.
-  size_t InFlight() const { return Working() + held_.size(); }
+  // Connections in flight: in a child, or held by the relay (once: a
+  // connection handed on at its child's report is in both until the reap).
+  size_t InFlight() const { return Working() + held_.size() - overlap_; }
   bool PoolWanted() const {
     return !draining_ && idle_.size() + zygote_.pending() < config_.prefork &&
            InFlight() + idle_.size() + zygote_.pending() <
@@ -280,6 +290,15 @@ class Server {
   bool FinishChild(pid_t pid, Child& child, int status);
   void EmitConnection(const Peer& peer, const std::string& proxied_display,
                       const Line& line, double started, const std::string& end);
+  // Passes the child's copies of its sockets to the relay holding the
+  // fewest; the Held id, or 0 if no relay runs. `end`: how the child ended
+  // ("" while it runs).
+  uint64_t HandOn(Child& child, const std::string& end);
+  // Its final report says it handed off: the relay takes the connection now.
+  void HandOnAtReport(Child& child);
+  // The reap of a child handed on at its report (true: limits stay taken
+  // until the line is logged).
+  bool FinishHandedOn(Child& child, int status);
   // Starts relays_[i] unless it runs or its retry is not due; true if it runs.
   bool EnsureRelay(size_t i);
   // The running relay holding the fewest connections (started if need be);
@@ -326,6 +345,7 @@ class Server {
   std::vector<Relay> relays_;
   std::string relay_error_;  // the last relay's failure, for refusals
   absl::flat_hash_map<uint64_t, Held> held_;  // by relay id
+  size_t overlap_ = 0;  // held_ entries whose child is not reaped yet
   uint64_t next_relay_id_ = 1;
   bool draining_ = false;
   int64_t resume_at_ms_ = 0;
@@ -673,6 +693,7 @@ void Server::ReadChannel(pid_t pid, bool exited) {
     if (magic == kReportMagic && len == sizeof(ChildReport)) {
       memcpy(&c.report, buf, sizeof c.report);
       c.have_report = true;
+      if (!exited) HandOnAtReport(c);
       return;
     }
     const char* what = magic == kRouteMagic && c.route_asked
@@ -842,6 +863,7 @@ void Server::EmitConnection(const Peer& peer, const std::string& proxied_display
 }
 
 bool Server::FinishChild(pid_t pid, Child& child, int status) {
+  if (child.held_id != 0) return FinishHandedOn(child, status);
   // The child has exited: what it sent is all in the channel.
   ReadChannel(pid, /*exited=*/true);
   const std::string end = ExitString(status);
@@ -889,17 +911,22 @@ bool Server::FinishChild(pid_t pid, Child& child, int status) {
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
-  const int relay = WIFSIGNALED(status) || WEXITSTATUS(status) != 0 ? -1 : PickRelay();
-  if (relay < 0) {
-    // A child that died after handing off is not trusted with the
-    // connection; without a relay there is nobody to hold it.
+  // Not handed on at its report (no relay was running then, or the reap
+  // came first): now. As at the report, however the child ended after it:
+  // the replay was written before the report (a death after it is a
+  // security event, recorded by ReapChildren, not the connection's end).
+  if (HandOn(child, end) == 0) {
     line.outcome = OutcomeName(Outcome::kRelayError);
-    line.detail = WIFSIGNALED(status) || WEXITSTATUS(status) != 0
-                      ? "the child died after its hand-off; connection closed"
-                      : absl::StrCat("no relay: ", relay_error_);
+    line.detail = absl::StrCat("no relay: ", relay_error_);
     EmitConnection(child.peer, child.proxied_display, line, child.started, end);
     return false;
   }
+  return true;
+}
+
+uint64_t Server::HandOn(Child& child, const std::string& end) {
+  const int relay = PickRelay();
+  if (relay < 0) return 0;
   const uint64_t id = next_relay_id_++;
   Held& h = held_[id];
   h.relay = static_cast<size_t>(relay);
@@ -907,13 +934,51 @@ bool Server::FinishChild(pid_t pid, Child& child, int status) {
   h.proxied_display = child.proxied_display;
   h.client_key = child.client_key;
   h.started = child.started;
-  h.host = line.host;
+  h.host = child.host.empty() ? "-" : child.host;
   h.proxy_header_sent = child.proxy_header_sent;
-  h.replayed = r.bytes_up;
+  h.replayed = child.report.bytes_up;
   h.end = end;
   ++relays_[h.relay].held;
   relays_[h.relay].handle.Add(id, child.client_fd, child.backend_fd);  // takes both
   child.client_fd = child.backend_fd = -1;
+  return id;
+}
+
+void Server::HandOnAtReport(Child& child) {
+  // The child has replayed and closed its copies; it exits next. The relay
+  // takes the connection now, not after that exit and its reap: the
+  // backend's first answer need not wait for them. (A child taken over by
+  // a parser bug could keep its copies a moment longer: of its own
+  // connection only, which its client controls anyway.)
+  if (!child.violation.empty() || !ValidateReport(child.report) ||
+      child.report.outcome != Outcome::kHandedOff || child.backend_fd < 0 ||
+      child.client_fd < 0) {
+    return;  // FinishChild decides at the reap
+  }
+  const uint64_t id = HandOn(child, "");
+  if (id == 0) return;
+  child.held_id = id;
+  held_[id].child_alive = true;
+  ++overlap_;
+}
+
+bool Server::FinishHandedOn(Child& child, int status) {
+  // Handed on at its report: the line needs only how the child ended. A
+  // child that died of a signal after its report is a security event
+  // (ReapChildren records it); its connection, already replayed and in the
+  // relay, goes on.
+  auto it = held_.find(child.held_id);
+  if (it == held_.end()) return true;  // cannot happen: kept until now
+  Held& h = it->second;
+  h.end = ExitString(status);
+  h.child_alive = false;
+  --overlap_;
+  if (h.relay_done) {
+    EmitConnection(h.peer, h.proxied_display, h.pending, h.started,
+                   h.pending_end.empty() ? h.end : h.pending_end);
+    ReleaseHeld(h);
+    held_.erase(it);
+  }
   return true;
 }
 
@@ -960,7 +1025,7 @@ void Server::EndHeld(size_t relay, uint64_t id, const RelayDone& d) {
   auto it = held_.find(id);
   // Not one this relay holds (a bug in the relay): ignored.
   if (it == held_.end() || it->second.relay != relay) return;
-  const Held& h = it->second;
+  Held& h = it->second;
   Line line;
   line.host = h.host;
   line.proxy_header_sent = h.proxy_header_sent;
@@ -994,9 +1059,14 @@ void Server::EndHeld(size_t relay, uint64_t id, const RelayDone& d) {
       line.detail = absl::StrCat("relay: ", strerror(d.error));
       break;
   }
+  --relays_[relay].held;
+  if (h.child_alive) {  // its line waits for the child's reap
+    h.relay_done = true;
+    h.pending = line;
+    return;
+  }
   EmitConnection(h.peer, h.proxied_display, line, h.started, h.end);
   ReleaseHeld(h);
-  --relays_[relay].held;
   held_.erase(it);
 }
 
@@ -1043,8 +1113,8 @@ void Server::RelayEnded(size_t r, const std::string& why, const std::string& end
            .Int("relay", static_cast<int64_t>(r))
            .Int("connections_lost", static_cast<int64_t>(relays_[r].held)));
   for (auto it = held_.begin(); it != held_.end();) {
-    const Held& h = it->second;
-    if (h.relay != r) {
+    Held& h = it->second;
+    if (h.relay != r || h.relay_done) {
       ++it;
       continue;
     }
@@ -1056,6 +1126,13 @@ void Server::RelayEnded(size_t r, const std::string& why, const std::string& end
     line.have_detail = true;
     line.outcome = OutcomeName(Outcome::kRelayError);
     line.detail = absl::StrCat("closed: ", why);
+    if (h.child_alive) {  // its line waits for the child's reap
+      h.relay_done = true;
+      h.pending = line;
+      h.pending_end = end;
+      ++it;
+      continue;
+    }
     EmitConnection(h.peer, h.proxied_display, line, h.started, end);
     ReleaseHeld(h);
     held_.erase(it++);

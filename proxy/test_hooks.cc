@@ -27,6 +27,10 @@ extern "C" void sallyport_test_hook_after_handshake(const char* hostname) {
   }
 }
 
+extern "C" void sallyport_test_hook_after_report(const char* hostname) {
+  if (std::strcmp(hostname, "late.crash.test") == 0) syscall(SYS_getppid);
+}
+
 namespace {
 using sallyport::proxy::ChildReport;
 using sallyport::proxy::Outcome;

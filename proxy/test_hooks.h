@@ -37,6 +37,13 @@ void sallyport_test_hook_after_handshake(const char* hostname) __attribute__((we
 //   anything else      → returns 0
 int sallyport_test_hook_before_route(const char* hostname, int channel, int client)
     __attribute__((weak));
+
+// Called in a child after it has sent its final report, just before it
+// exits. The test definition:
+//   late.crash.test    → a syscall the child filter forbids (SIGSYS): a
+//                        child that dies after reporting its hand-off
+//   anything else      → returns
+void sallyport_test_hook_after_report(const char* hostname) __attribute__((weak));
 }
 
 #endif  // SALLYPORT_PROXY_TEST_HOOKS_H_

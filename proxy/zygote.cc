@@ -25,6 +25,7 @@
 #include "proxy/exec_helper.h"
 #include "proxy/handoff.h"
 #include "proxy/warmup.h"
+#include "proxy/test_hooks.h"
 
 namespace sallyport::proxy {
 namespace {
@@ -69,8 +70,10 @@ char* g_argv0 = nullptr;  // "sallyport-zygote", renamed in each child
   ctx.report_fd = report;
   ctx.verdict_fd = verdict;
   ChildReport r = ServeConnection(client, ctx);
-  // The last message; blocking: the parent reads it when it reaps us.
+  // The last message; blocking. With a hand-off in it, the parent passes
+  // the connection to a relay on reading it, and logs it after our reap.
   SendWithFds(report, &r, sizeof r, nullptr, 0, 0);
+  if (sallyport_test_hook_after_report != nullptr) sallyport_test_hook_after_report(r.hostname);
   _exit(0);
 }
 

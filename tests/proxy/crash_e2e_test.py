@@ -20,10 +20,11 @@ import harness as h
 NAME = "app.example.test"
 CRASH = "sigsys.crash.test"
 SEGV = "segv.crash.test"
+LATE = "late.crash.test"  # dies of SIGSYS after reporting its hand-off
 
 
 def serve_hosts(ws):
-  for name in (NAME, CRASH, SEGV):
+  for name in (NAME, CRASH, SEGV, LATE):
     d = ws.host_dir(name)
     h.Backend(ws, os.path.join(d, "tls-socket"), h.Backend.greet(f"{name}-ok"))
 
@@ -66,6 +67,35 @@ class SignalClassTest(unittest.TestCase):
       conn = sp.wait_connection(client=rec["client"])
       self.assertEqual(conn["end"], "killed by SIGSYS")
       self.assertEqual(conn["outcome"], "no-report")
+      self.assertEqual(sp.stop(), 0)
+    finally:
+      ws.close()
+
+
+class LateCrashTest(unittest.TestCase):
+
+  def test_a_child_that_dies_after_its_hand_off_is_a_crash_and_the_connection_lives(self):
+    # The relay takes a connection when the child reports its hand-off (the
+    # replay is written by then); the child's death after that is a
+    # security event and throttles its client, and the connection, already
+    # relayed, goes on: its line says how the child ended.
+    ws = h.Workspace()
+    try:
+      serve_hosts(ws)
+      sp = h.Sallyport(ws, "tls", exe=h.testhooks_binary())
+      s = h.connect(sp.port, source="127.0.0.7")
+      s.sendall(h.client_hello(LATE))
+      self.assertEqual(h.read_line(s), f"{LATE}-ok\n".encode())
+      rec = sp.wait_event("security", 1)[0]
+      self.assertEqual((rec["signal"], rec["what"]), (31, "child killed by SIGSYS"))
+      self.assertEqual(rec["client"], "127.0.0.7:%d" % s.getsockname()[1])
+      s.sendall(b"still relayed\n")  # the greeting backend reads until EOF
+      s.shutdown(socket.SHUT_WR)
+      self.assertEqual(h.read_to_eof(s), b"")
+      conn = sp.wait_connection(client=rec["client"])
+      self.assertEqual((conn["outcome"], conn["end"]), ("relayed", "killed by SIGSYS"))
+      self.assertEqual(conn["bytes_up"], len(h.client_hello(LATE)) + len(b"still relayed\n"))
+      s.close()
       self.assertEqual(sp.stop(), 0)
     finally:
       ws.close()
