@@ -23,6 +23,21 @@ Refusal Refuse(Outcome outcome, absl::string_view detail, Answer answer) {
   return Refusal{outcome, std::string(detail), std::move(answer)};
 }
 
+// A reader's result: the head to route and replay, or why not.
+HeadResult Head(absl::string_view hostname, absl::string_view bytes) {
+  HeadResult r;
+  r.ok = true;
+  r.hostname = std::string(hostname);
+  r.bytes = std::string(bytes);
+  return r;
+}
+
+HeadResult Refused(Outcome outcome, absl::string_view detail, Answer answer) {
+  HeadResult r;
+  r.refusal = Refuse(outcome, detail, std::move(answer));
+  return r;
+}
+
 // An HTTP/2 client that sent the prior-knowledge preface understands no
 // HTTP/1.1 status line: answer in its own framing, an empty SETTINGS frame
 // and a GOAWAY with HTTP_1_1_REQUIRED (RFC 9113 §7) and a reason. Logged as
@@ -43,18 +58,14 @@ class TlsReader final : public HeadReader {
  public:
   Progress Feed(absl::string_view bytes) override { return reader_.Feed(bytes); }
   HeadResult Result() const override {
-    HeadResult r;
     if (reader_.progress() == Progress::kError) {
-      r.refusal = Refuse(Outcome::kRefusedInput, reader_.error().message(), Alert(reader_.alert()));
-    } else if (!reader_.hostname()) {
-      r.refusal = Refuse(Outcome::kNoHostname, "ClientHello has no server_name",
-                         Alert(TlsAlert::kUnrecognizedName));
-    } else {
-      r.ok = true;
-      r.hostname = *reader_.hostname();
-      r.bytes = std::string(reader_.bytes());
+      return Refused(Outcome::kRefusedInput, reader_.error().message(), Alert(reader_.alert()));
     }
-    return r;
+    if (!reader_.hostname()) {
+      return Refused(Outcome::kNoHostname, "ClientHello has no server_name",
+                     Alert(TlsAlert::kUnrecognizedName));
+    }
+    return Head(*reader_.hostname(), reader_.bytes());
   }
 
  private:
@@ -65,23 +76,13 @@ class HttpReader final : public HeadReader {
  public:
   Progress Feed(absl::string_view bytes) override { return reader_.Feed(bytes); }
   HeadResult Result() const override {
-    HeadResult r;
-    if (reader_.progress() == Progress::kError) {
-      const std::string why(reader_.error().message());
-      if (reader_.is_http2_preface()) {
-        r.refusal = Refuse(Outcome::kRefusedInput, why, Http2Refusal());
-      } else {
-        // 404: a Host the name rules refuse is an unknown host, not bad input.
-        const int status = reader_.http_status();
-        r.refusal = Refuse(status == 404 ? Outcome::kNoRoute : Outcome::kRefusedInput, why,
-                           Status(status, why));
-      }
-    } else {
-      r.ok = true;
-      r.hostname = reader_.hostname();
-      r.bytes = std::string(reader_.bytes());
-    }
-    return r;
+    if (reader_.progress() != Progress::kError) return Head(reader_.hostname(), reader_.bytes());
+    const absl::string_view why = reader_.error().message();
+    if (reader_.is_http2_preface()) return Refused(Outcome::kRefusedInput, why, Http2Refusal());
+    // 404: a Host the name rules refuse is an unknown host, not bad input.
+    const int status = reader_.http_status();
+    return Refused(status == 404 ? Outcome::kNoRoute : Outcome::kRefusedInput, why,
+                   Status(status, why));
   }
 
  private:

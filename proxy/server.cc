@@ -299,6 +299,10 @@ class Server {
   // The reap of a child handed on at its report (true: limits stay taken
   // until the line is logged).
   bool FinishHandedOn(Child& child, int status);
+  // The relay has ended `h` (its line: `line`; `relay_end`: a dead relay's
+  // end, or "") while its child is not reaped yet: keeps the line for the
+  // reap (FinishHandedOn) and returns true. False if the child is reaped.
+  bool AwaitReap(Held& h, const Line& line, const std::string& relay_end);
   // Starts relays_[i] unless it runs or its retry is not due; true if it runs.
   bool EnsureRelay(size_t i);
   // The running relay holding the fewest connections (started if need be);
@@ -339,11 +343,10 @@ class Server {
     RelayHandle handle;
     int64_t retry_at_ms = 0;
     int64_t last_error_ms = -1000000;
-    std::string error;  // why it last failed to start or ended
     size_t held = 0;    // connections it holds
   };
   std::vector<Relay> relays_;
-  std::string relay_error_;  // the last relay's failure, for refusals
+  std::string relay_error_;  // why a relay last failed to start or ended
   absl::flat_hash_map<uint64_t, Held> held_;  // by relay id
   size_t overlap_ = 0;  // held_ entries whose child is not reaped yet
   uint64_t next_relay_id_ = 1;
@@ -962,6 +965,14 @@ void Server::HandOnAtReport(Child& child) {
   ++overlap_;
 }
 
+bool Server::AwaitReap(Held& h, const Line& line, const std::string& relay_end) {
+  if (!h.child_alive) return false;
+  h.relay_done = true;
+  h.pending = line;
+  h.pending_end = relay_end;
+  return true;
+}
+
 bool Server::FinishHandedOn(Child& child, int status) {
   // Handed on at its report: the line needs only how the child ended. A
   // child that died of a signal after its report is a security event
@@ -1003,10 +1014,10 @@ bool Server::EnsureRelay(size_t i) {
                                    kZygoteStartTimeoutMs);
   if (!st.ok()) {
     r.retry_at_ms = now + kBackoffMs;
-    r.error = relay_error_ = std::string(st.message());
+    relay_error_ = std::string(st.message());
     if (now - r.last_error_ms >= 1000) {  // at most one line a second
       r.last_error_ms = now;
-      Emit(LogRecord("error").Str("proto", Proto()).Str("what", r.error)
+      Emit(LogRecord("error").Str("proto", Proto()).Str("what", relay_error_)
                .Int("relay", static_cast<int64_t>(i)));
     }
     return false;
@@ -1060,11 +1071,7 @@ void Server::EndHeld(size_t relay, uint64_t id, const RelayDone& d) {
       break;
   }
   --relays_[relay].held;
-  if (h.child_alive) {  // its line waits for the child's reap
-    h.relay_done = true;
-    h.pending = line;
-    return;
-  }
+  if (AwaitReap(h, line, "")) return;
   EmitConnection(h.peer, h.proxied_display, line, h.started, h.end);
   ReleaseHeld(h);
   held_.erase(it);
@@ -1108,7 +1115,7 @@ void Server::RelayEnded(size_t r, const std::string& why, const std::string& end
     }
   }
   relay.Stop(/*kill=*/!reaped);
-  relays_[r].error = relay_error_ = why;
+  relay_error_ = why;
   Emit(LogRecord("error").Str("proto", Proto()).Str("what", why)
            .Int("relay", static_cast<int64_t>(r))
            .Int("connections_lost", static_cast<int64_t>(relays_[r].held)));
@@ -1126,10 +1133,7 @@ void Server::RelayEnded(size_t r, const std::string& why, const std::string& end
     line.have_detail = true;
     line.outcome = OutcomeName(Outcome::kRelayError);
     line.detail = absl::StrCat("closed: ", why);
-    if (h.child_alive) {  // its line waits for the child's reap
-      h.relay_done = true;
-      h.pending = line;
-      h.pending_end = end;
+    if (AwaitReap(h, line, end)) {
       ++it;
       continue;
     }
@@ -1267,7 +1271,7 @@ int Server::Run() {
       relay_up = EnsureRelay(i);
     }
     if (!relay_up) {
-      fprintf(stderr, "sallyport: %s\n", relays_[i].error.c_str());
+      fprintf(stderr, "sallyport: %s\n", relay_error_.c_str());
       return 2;
     }
   }
